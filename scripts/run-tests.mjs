@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// Runs every compiled test file (dist/**/*.test.js) with node:test, one file at a time
+// (2-core machines; some suites are memory-heavy), and lists the suites that were skipped
+// (for example the corpus suites when ../shared is not beside the clone).
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+function collect(dir, out) {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) collect(p, out);
+    else if (name.endsWith('.test.js')) out.push(p);
+  }
+  return out;
+}
+const filter = process.argv.slice(2);
+let files = collect('dist', []).sort();
+if (filter.length) files = files.filter((f) => filter.some((x) => f.includes(x)));
+const res = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+  encoding: 'utf8',
+  maxBuffer: 1 << 30,
+});
+const out = res.stdout ?? '';
+process.stdout.write(out);
+const skipped = out.split('\n').filter((l) => /# SKIP/.test(l));
+if (skipped.length) {
+  console.log(`\nSkipped (${skipped.length}):`);
+  for (const l of skipped) console.log('  ' + l.trim());
+}
+process.exit(res.status ?? 1);

@@ -1,0 +1,40 @@
+import type { CaptureFrame } from '../core/types.js';
+import type { AnomalyReporter } from '../core/anomaly.js';
+
+/** What a capture file says about itself. Filled while reading; complete after iteration ends. */
+export interface CaptureInfo {
+  format: 'pcap' | 'pcapng';
+  /** pcap: 'le'|'be'; pcapng: of the first section. */
+  byteOrder: 'le' | 'be';
+  /** Timestamp precision of classic pcap ('us'|'ns'); pcapng: per interface, see interfaces. */
+  tsPrecision?: 'us' | 'ns';
+  gzip: boolean;
+  /** Distinct link types seen (LINKTYPE_* numbers), in order of first appearance. */
+  linkTypes: number[];
+  /** pcapng interfaces (classic pcap: one). */
+  interfaces: { linkType: number; snaplen: number; tsResolution: string; name?: string }[];
+  sections: number;
+  frames: number;
+  /** Bytes of the (decompressed) capture consumed. */
+  bytesRead: number;
+  /** Bytes of the input file as stored (compressed size for .gz). */
+  fileBytes: number;
+  /** SHA-256 of the input bytes exactly as stored (the .gz file itself for gzip input). Set when iteration ends. */
+  sha256?: string;
+  /** Set when reading stopped early at unrecoverable corruption: the file offset reached. */
+  stoppedAtOffset?: number;
+}
+
+/**
+ * A capture being read. Iterate it once; frames are borrowed (see CaptureFrame.data).
+ * Truncated/corrupt records are reported through the AnomalyReporter given to openCapture,
+ * never thrown. Throws MailsleuthError only for an unknown format or an unreadable input.
+ */
+export interface CaptureSource extends AsyncIterable<CaptureFrame> {
+  readonly info: CaptureInfo;
+}
+
+export interface OpenCaptureOptions {
+  report: AnomalyReporter;
+  maxRecordBytes?: number;
+}

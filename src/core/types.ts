@@ -1,0 +1,102 @@
+/**
+ * Vocabulary shared by every stage of the pipeline. Depends on nothing.
+ *
+ * Ownership rule used throughout: a `Uint8Array` passed into a callback is *borrowed*
+ * (valid only during the call; `slice()` what you keep). A field that holds bytes is owned.
+ */
+
+/** Capture time, exact to the nanosecond. Never derived from the wall clock. */
+export interface Timestamp {
+  /** Whole seconds since the Unix epoch. */
+  readonly sec: number;
+  /** 0 .. 999_999_999 */
+  readonly nsec: number;
+}
+
+/** Where a byte, line or packet was seen: the Wireshark frame number (1-based) and its time. */
+export interface At {
+  readonly frame: number;
+  readonly ts: Timestamp;
+}
+
+/** Application role. The client opened the connection (SYN), or is inferred from ports and content. */
+export type Side = 'client' | 'server';
+
+export interface Endpoint {
+  readonly ip: string;
+  readonly port: number;
+}
+
+/** One frame from a capture file. */
+export interface CaptureFrame {
+  /** 1-based over the whole file, exactly as Wireshark numbers frames. */
+  readonly index: number;
+  readonly ts: Timestamp;
+  /** LINKTYPE_* value of the interface the frame came from. */
+  readonly linkType: number;
+  /** 0 for classic pcap. */
+  readonly interfaceId: number;
+  readonly capturedLength: number;
+  /** Larger than capturedLength when the frame was cut by the snaplen. */
+  readonly originalLength: number;
+  /** Borrowed: valid until the next frame is pulled. */
+  readonly data: Uint8Array;
+}
+
+/** TCP flag bits as in the header. */
+export const TCP_FIN = 0x01;
+export const TCP_SYN = 0x02;
+export const TCP_RST = 0x04;
+export const TCP_PSH = 0x08;
+export const TCP_ACK = 0x10;
+export const TCP_URG = 0x20;
+
+/** A decoded TCP segment (after link, IP and fragment handling). */
+export interface TcpPacket {
+  readonly frame: number;
+  readonly ts: Timestamp;
+  readonly ipVersion: 4 | 6;
+  readonly src: string;
+  readonly dst: string;
+  readonly srcPort: number;
+  readonly dstPort: number;
+  /** Unsigned 32-bit sequence number. */
+  readonly seq: number;
+  readonly ack: number;
+  readonly flags: number;
+  readonly window: number;
+  /** Borrowed view into the frame (or into a reassembled IP datagram). */
+  readonly payload: Uint8Array;
+  /** Payload bytes the IP header announced but the capture did not hold (snaplen cut). 0 normally. */
+  readonly missingPayload: number;
+}
+
+/** A UDP datagram (DNS and later protocols use it). */
+export interface UdpPacket {
+  readonly frame: number;
+  readonly ts: Timestamp;
+  readonly ipVersion: 4 | 6;
+  readonly src: string;
+  readonly dst: string;
+  readonly srcPort: number;
+  readonly dstPort: number;
+  /** Borrowed. */
+  readonly payload: Uint8Array;
+}
+
+/** Formats a timestamp as ISO-8601 UTC with all nine fractional digits. */
+export function isoTime(ts: Timestamp): string {
+  const ms = ts.sec * 1000;
+  const base = new Date(ms).toISOString(); // 2024-01-01T00:00:00.000Z
+  return `${base.slice(0, 19)}.${String(ts.nsec).padStart(9, '0')}Z`;
+}
+
+/** Compares two timestamps: negative when a is earlier. */
+export function compareTs(a: Timestamp, b: Timestamp): number {
+  return a.sec !== b.sec ? a.sec - b.sec : a.nsec - b.nsec;
+}
+
+/** Seconds (float) between two timestamps, b - a. */
+export function tsDiff(a: Timestamp, b: Timestamp): number {
+  return b.sec - a.sec + (b.nsec - a.nsec) / 1e9;
+}
