@@ -23,6 +23,11 @@ export interface CaptureInfo {
   sha256?: string;
   /** Set when reading stopped early at unrecoverable corruption: the file offset reached. */
   stoppedAtOffset?: number;
+  /**
+   * pcapng Decryption Secrets Blocks (type 0x0000000A) in file order, bodies copied (owned).
+   * `type` is the secrets type (0x544c534b = TLS key log). Empty for classic pcap.
+   */
+  decryptionSecrets: { type: number; data: Uint8Array }[];
 }
 
 /**
@@ -36,5 +41,8 @@ export interface CaptureSource extends AsyncIterable<CaptureFrame> {
 
 export interface OpenCaptureOptions {
   report: AnomalyReporter;
+  /** Default DEFAULT_LIMITS.maxRecordBytes. */
   maxRecordBytes?: number;
+  /** Default DEFAULT_LIMITS.maxDecryptionSecretsBytes. */
+  maxDecryptionSecretsBytes?: number;
 }

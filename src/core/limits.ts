@@ -9,6 +9,8 @@ export interface Limits {
   // #region capture
   /** Largest capture record accepted (bytes). Larger: `capture_record_too_large`, stop or resync. */
   maxRecordBytes: number;
+  /** Bytes of pcapng Decryption Secrets Block bodies kept (all blocks). Past it: `capture_secrets_dropped`. */
+  maxDecryptionSecretsBytes: number;
   // #endregion
 
   // #region decode
@@ -56,10 +58,16 @@ export interface Limits {
   /** Header block size per entity (bytes): `mime_header_too_large`. */
   maxHeaderBytes: number;
   // #endregion
+
+  // #region output
+  /** Anomaly records written per code; the rest are only counted in summary.json (`anomalies_by_code`). */
+  maxAnomalyRecordsPerCode: number;
+  // #endregion
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxRecordBytes: 256 * 1024 * 1024,
+  maxDecryptionSecretsBytes: 16 * 1024 * 1024,
 
   maxFragmentBytes: 16 * 1024 * 1024,
   fragmentTimeoutSeconds: 60,
@@ -81,6 +89,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxMimeDepth: 50,
   maxMimeParts: 10_000,
   maxHeaderBytes: 2 * 1024 * 1024,
+
+  maxAnomalyRecordsPerCode: 1000,
 });
 
 /** Fills unspecified limits with defaults. Negative or NaN values are rejected. */

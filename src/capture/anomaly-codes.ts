@@ -1,0 +1,65 @@
+import type { AnomalyCodeInfo } from '../core/anomaly.js';
+
+/** Every anomaly code the capture readers (src/capture/) emit. */
+export const CAPTURE_ANOMALIES: readonly AnomalyCodeInfo[] = Object.freeze([
+  {
+    code: 'capture_truncated_header',
+    severity: 'error',
+    description: 'The file ends inside the pcap file header; no frames could be read.',
+  },
+  {
+    code: 'capture_truncated_record',
+    severity: 'warning',
+    description: 'The input ends in the middle of a record/block (file cut short); the partial record is dropped and reading stops.',
+  },
+  {
+    code: 'capture_corrupt_record',
+    severity: 'error',
+    description: 'A record or block header is impossible (length below the header size, pcapng length not a multiple of 4 or not matching its trailing copy, bad byte-order magic); reading stops there (info.stoppedAtOffset). For a pcapng block whose framing is intact but whose body is inconsistent, only that block is skipped.',
+  },
+  {
+    code: 'capture_record_too_large',
+    severity: 'error',
+    description: 'A record/block length exceeds limits.maxRecordBytes (usually corruption, e.g. a 3.9 GB length); reading stops there (info.stoppedAtOffset).',
+  },
+  {
+    code: 'capture_caplen_exceeds_snaplen',
+    severity: 'warning',
+    description: 'A record holds more bytes than the snapshot length of its header/interface; the frame is still used (reported once per interface).',
+  },
+  {
+    code: 'capture_caplen_exceeds_origlen',
+    severity: 'warning',
+    description: 'A record says it captured more bytes than the packet had on the wire; the frame is still used.',
+  },
+  {
+    code: 'capture_bad_timestamp',
+    severity: 'warning',
+    description: 'A classic pcap timestamp fraction is one second or more; it was carried into the seconds.',
+  },
+  {
+    code: 'capture_unknown_interface',
+    severity: 'warning',
+    description: 'A pcapng packet block names an interface that no IDB of its section defined; the block is skipped and not numbered.',
+  },
+  {
+    code: 'capture_unsupported_version',
+    severity: 'warning',
+    description: 'The pcap/pcapng header carries a version other than 2.4 / 1.x; reading goes on as if it were the known version.',
+  },
+  {
+    code: 'capture_bad_options',
+    severity: 'warning',
+    description: 'A pcapng block has malformed options; the options that could not be read are ignored.',
+  },
+  {
+    code: 'capture_secrets_dropped',
+    severity: 'warning',
+    description: 'A pcapng Decryption Secrets Block was dropped because limits.maxDecryptionSecretsBytes was reached.',
+  },
+  {
+    code: 'capture_gzip_error',
+    severity: 'error',
+    description: 'The gzip stream is corrupt or truncated; frames decompressed before the error are kept and reading stops.',
+  },
+] satisfies AnomalyCodeInfo[]);

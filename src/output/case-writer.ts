@@ -1,0 +1,127 @@
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join, resolve, sep } from 'node:path';
+import type {
+  AnomalyRecord,
+  CredentialRecord,
+  MessageRecord,
+  SessionRecord,
+  TranscriptRecord,
+} from '../core/records.js';
+import { MailsleuthError } from '../core/errors.js';
+import { JsonlFile, SHA256_PLACEHOLDER } from './jsonl-file.js';
+
+/** The files of a case folder (docs/case-folder.md). */
+export const CASE_FILES = {
+  summary: 'summary.json',
+  sessions: 'sessions.jsonl',
+  transcript: 'transcript.jsonl',
+  messages: 'messages.jsonl',
+  credentials: 'credentials.jsonl',
+  anomalies: 'anomalies.jsonl',
+  messagesDir: 'messages',
+  attachmentsDir: 'attachments',
+} as const;
+
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** Where record streams go. The pipeline writes through this; tests can implement it in memory. */
+export interface RecordSink {
+  session(r: SessionRecord): void;
+  transcript(r: TranscriptRecord): void;
+  message(r: MessageRecord): void;
+  credential(r: CredentialRecord): void;
+  anomaly(r: AnomalyRecord): void;
+  /** Absolute path for a message's .eml, or null when files are not written. */
+  emlPath(messageId: string): string | null;
+  /** Absolute folder for decoded attachments, or null. */
+  attachmentsDir(): string | null;
+}
+
+/**
+ * Writes a case folder. Records are written as they come (bounded memory); the capture hash,
+ * known only at the end, is patched into every record by close().
+ */
+export class CaseWriter implements RecordSink {
+  readonly dir: string;
+  #sessions: JsonlFile;
+  #transcript: JsonlFile;
+  #messages: JsonlFile;
+  #credentials: JsonlFile;
+  #anomalies: JsonlFile;
+  #messagesDir: string;
+  #attachmentsDir: string;
+
+  /**
+   * Creates the folder. Refuses a folder that exists and is not empty unless `overwrite`
+   * (evidence is never clobbered by accident).
+   */
+  constructor(dir: string, options: { overwrite?: boolean } = {}) {
+    this.dir = resolve(dir);
+    try {
+      if (existsSync(this.dir) && readdirSync(this.dir).length > 0 && !options.overwrite) {
+        throw new MailsleuthError(
+          'OUTPUT_UNWRITABLE',
+          `output folder ${dir} exists and is not empty; choose another with -o or pass --force to overwrite`,
+        );
+      }
+      mkdirSync(this.dir, { recursive: true });
+      this.#messagesDir = join(this.dir, CASE_FILES.messagesDir);
+      this.#attachmentsDir = join(this.dir, CASE_FILES.attachmentsDir);
+      mkdirSync(this.#messagesDir, { recursive: true });
+      mkdirSync(this.#attachmentsDir, { recursive: true });
+      this.#sessions = new JsonlFile(join(this.dir, CASE_FILES.sessions));
+      this.#transcript = new JsonlFile(join(this.dir, CASE_FILES.transcript));
+      this.#messages = new JsonlFile(join(this.dir, CASE_FILES.messages));
+      this.#credentials = new JsonlFile(join(this.dir, CASE_FILES.credentials));
+      this.#anomalies = new JsonlFile(join(this.dir, CASE_FILES.anomalies));
+    } catch (e) {
+      if (e instanceof MailsleuthError) throw e;
+      throw new MailsleuthError('OUTPUT_UNWRITABLE', `cannot write output folder ${dir}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  session(r: SessionRecord): void {
+    this.#sessions.write(withHash(r));
+  }
+  transcript(r: TranscriptRecord): void {
+    this.#transcript.write(withHash(r));
+  }
+  message(r: MessageRecord): void {
+    this.#messages.write(withHash(r));
+  }
+  credential(r: CredentialRecord): void {
+    this.#credentials.write(withHash(r));
+  }
+  anomaly(r: AnomalyRecord): void {
+    this.#anomalies.write(withHash(r));
+  }
+
+  emlPath(messageId: string): string {
+    return this.#inside(this.#messagesDir, `${messageId}.eml`);
+  }
+
+  attachmentsDir(): string {
+    return this.#attachmentsDir;
+  }
+
+  /** Resolves a file name inside a folder of the case, refusing anything that could escape it. */
+  #inside(folder: string, name: string): string {
+    if (!SAFE_NAME.test(name)) throw new Error(`unsafe output file name ${JSON.stringify(name)}`);
+    const p = resolve(folder, name);
+    if (!p.startsWith(folder + sep)) throw new Error(`output path escapes the case folder: ${name}`);
+    return p;
+  }
+
+  /** Flushes every stream, patches the capture hash in, writes summary.json. */
+  close(captureSha256: string | undefined, summary: object): void {
+    for (const f of [this.#sessions, this.#transcript, this.#messages, this.#credentials, this.#anomalies]) {
+      f.close(captureSha256);
+    }
+    writeFileSync(join(this.dir, CASE_FILES.summary), JSON.stringify(summary, null, 2) + '\n');
+  }
+}
+
+/** Puts capture_sha256 first in the record (placeholder until close()). */
+function withHash<T extends object>(r: T): T {
+  return { capture_sha256: SHA256_PLACEHOLDER, ...r };
+}

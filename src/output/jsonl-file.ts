@@ -1,0 +1,69 @@
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+
+/**
+ * Placeholder written in place of the capture's SHA-256 while it is not yet known (the hash is
+ * complete only when the whole input has been read). Same length as a hex SHA-256, so the
+ * final value is patched in place without rewriting the file.
+ */
+export const SHA256_PLACEHOLDER = '~capture-sha256-pending~'.padEnd(64, '~');
+
+/** An append-only JSON-lines file with buffered synchronous writes. */
+export class JsonlFile {
+  readonly path: string;
+  #fd: number;
+  #buf: string[] = [];
+  #bufLen = 0;
+  #lines = 0;
+
+  constructor(path: string) {
+    this.path = path;
+    this.#fd = openSync(path, 'w');
+  }
+
+  get lines(): number {
+    return this.#lines;
+  }
+
+  write(record: object): void {
+    const line = JSON.stringify(record) + '\n';
+    this.#buf.push(line);
+    this.#bufLen += line.length;
+    this.#lines++;
+    if (this.#bufLen >= 256 * 1024) this.flush();
+  }
+
+  flush(): void {
+    if (this.#buf.length === 0) return;
+    writeSync(this.#fd, this.#buf.join(''));
+    this.#buf = [];
+    this.#bufLen = 0;
+  }
+
+  /** Flushes, replaces every placeholder with `sha256` in place, and closes the file. */
+  close(sha256: string | undefined): void {
+    this.flush();
+    if (sha256 && sha256.length === SHA256_PLACEHOLDER.length) patchInPlace(this.#fd, SHA256_PLACEHOLDER, sha256);
+    closeSync(this.#fd);
+  }
+}
+
+/** Overwrites every occurrence of `needle` with `value` (same byte length) in an open file. */
+export function patchInPlace(fd: number, needle: string, value: string): void {
+  const n = Buffer.from(needle, 'latin1');
+  const v = Buffer.from(value, 'latin1');
+  const chunk = Buffer.allocUnsafe(4 * 1024 * 1024);
+  let pos = 0;
+  for (;;) {
+    const got = readSync(fd, chunk, 0, chunk.length, pos);
+    if (got <= 0) break;
+    const view = chunk.subarray(0, got);
+    let i = view.indexOf(n);
+    while (i !== -1) {
+      writeSync(fd, v, 0, v.length, pos + i);
+      i = view.indexOf(n, i + n.length);
+    }
+    if (got < chunk.length) break;
+    // Step back so a needle straddling two reads is still found.
+    pos += got - (n.length - 1);
+  }
+}

@@ -1,0 +1,51 @@
+import type { ProtocolName } from '../core/records.js';
+
+/** Small running totals for summary.json and the terminal summary. Bounded: lists are capped. */
+export interface Aggregates {
+  connections: number;
+  sessions: Record<string, number>;
+  sessionsEncrypted: number;
+  transcriptEntries: number;
+  messages: number;
+  messagesPartial: number;
+  messageBytes: number;
+  attachments: number;
+  credentials: number;
+  credentialsSuccess: number;
+  credentialsFailure: number;
+  anomaliesByCode: Record<string, number>;
+  /** First N credentials, for people. */
+  credentialList: { protocol: ProtocolName; mechanism: string; username: string | null; secret: string | null; outcome: string; cleartext: boolean; client: string; frame: number }[];
+  /** Client names leaked by EHLO/HELO (and later IMAP ID), with the address that used them. */
+  clientNames: { name: string; source: string; client_ip: string; first_frame: number }[];
+  /** First N messages, for people. */
+  messageList: { id: string; from: string; to: string; subject: string; size: number; attachments: number; partial: boolean; frame: number }[];
+  sessionList: { id: string; protocol: ProtocolName; client: string; server: string; transport: string; frames: string; note: string }[];
+}
+
+export const LIST_CAP = 200;
+
+export function newAggregates(): Aggregates {
+  return {
+    connections: 0,
+    sessions: {},
+    sessionsEncrypted: 0,
+    transcriptEntries: 0,
+    messages: 0,
+    messagesPartial: 0,
+    messageBytes: 0,
+    attachments: 0,
+    credentials: 0,
+    credentialsSuccess: 0,
+    credentialsFailure: 0,
+    anomaliesByCode: {},
+    credentialList: [],
+    clientNames: [],
+    messageList: [],
+    sessionList: [],
+  };
+}
+
+export function pushCapped<T>(list: T[], item: T): void {
+  if (list.length < LIST_CAP) list.push(item);
+}

@@ -1,0 +1,240 @@
+import { createRequire } from 'node:module';
+import type { At, Timestamp } from '../core/types.js';
+import { compareTs, isoTime } from '../core/types.js';
+import type { Anomaly, AnomalyCodeInfo } from '../core/anomaly.js';
+import type { Limits } from '../core/limits.js';
+import { resolveLimits } from '../core/limits.js';
+import type { AnomalyRecord } from '../core/records.js';
+import { openCapture } from '../capture/open-capture.js';
+import { linkTypeName } from '../capture/link-types.js';
+import { PacketDecoder } from '../decode/packet-decoder.js';
+import { TcpReassembler } from '../reassembly/tcp-reassembler.js';
+import { PROTOCOLS, serverPorts } from '../protocols/registry.js';
+import type { RecordSink } from '../output/case-writer.js';
+import { CaseWriter } from '../output/case-writer.js';
+import { MemorySink } from '../output/memory-sink.js';
+import type { RecordSet } from '../output/memory-sink.js';
+import type { Aggregates } from './aggregates.js';
+import { newAggregates } from './aggregates.js';
+import { ConnectionHandlerFactory } from './connection-handler.js';
+import { anomalyInfo } from './anomaly-catalog.js';
+
+const require = createRequire(import.meta.url);
+
+/** The package version, for provenance. */
+export const TOOL = { name: 'mailsleuth', version: readVersion() };
+
+function readVersion(): string {
+  for (const p of ['../../package.json', '../../../package.json']) {
+    try {
+      return (require(p) as { version: string }).version;
+    } catch {
+      /* try the next layout (src vs dist) */
+    }
+  }
+  return '0.0.0';
+}
+
+export interface ProgressInfo {
+  frames: number;
+  /** Capture bytes consumed so far (decompressed). */
+  bytes: number;
+  /** Input size when known (files), else null. */
+  totalBytes: number | null;
+  sessions: number;
+  messages: number;
+}
+
+export interface AnalyzeOptions {
+  /** Case folder to write, or null to write no files (records are then kept in memory and returned). */
+  outDir: string | null;
+  /** Overwrite a non-empty outDir. */
+  overwrite?: boolean;
+  limits?: Partial<Limits>;
+  /** Called about every 100 ms of work with running totals. */
+  onProgress?: (p: ProgressInfo) => void;
+}
+
+/** summary.json: what was read and what was found. A documented, stable contract (docs/case-folder.md). */
+export interface CaseSummary {
+  tool: { name: string; version: string };
+  input: {
+    path: string;
+    size_bytes: number;
+    sha256: string | null;
+    format: string;
+    gzip: boolean;
+    link_types: { id: number; name: string }[];
+    interfaces: number;
+    sections: number;
+    frames: number;
+    first_ts: string | null;
+    last_ts: string | null;
+    /** Set when reading stopped at unrecoverable corruption: the byte offset reached. */
+    stopped_at_offset: number | null;
+    complete: boolean;
+  };
+  counts: {
+    connections: number;
+    sessions: Record<string, number>;
+    sessions_encrypted: number;
+    transcript_entries: number;
+    messages: number;
+    messages_partial: number;
+    message_bytes: number;
+    attachments: number;
+    credentials: number;
+    credentials_success: number;
+    credentials_failure: number;
+    anomalies: number;
+    tcp_gaps: number;
+    tcp_gap_bytes: number;
+  };
+  anomalies_by_code: Record<string, { count: number; severity: string; description: string }>;
+  client_names: Aggregates['clientNames'];
+  credentials: Aggregates['credentialList'];
+  messages: Aggregates['messageList'];
+  sessions: Aggregates['sessionList'];
+  run: { started: string; duration_seconds: number; mib_per_second: number; node: string; limits: Limits };
+  /** Present when outDir was null: every record, in memory. */
+  records?: RecordSet;
+}
+
+/**
+ * Analyses one capture (path, '-' for stdin, or a readable stream) and writes a case folder.
+ * Throws MailsleuthError for an unknown format, an unreadable input or an unwritable folder;
+ * everything wrong inside the capture becomes an anomaly.
+ */
+export async function analyze(input: string | NodeJS.ReadableStream, options: AnalyzeOptions): Promise<CaseSummary> {
+  const started = new Date();
+  const t0 = process.hrtime.bigint();
+  const limits = resolveLimits(options.limits);
+  const aggregates = newAggregates();
+  const memory = options.outDir === null ? new MemorySink() : null;
+  const writer = options.outDir === null ? null : new CaseWriter(options.outDir, { overwrite: options.overwrite });
+  const sink: RecordSink = writer ?? memory!;
+
+  let anomalyTotal = 0;
+  const report = (a: Anomaly): void => {
+    anomalyTotal++;
+    const n = (aggregates.anomaliesByCode[a.code] = (aggregates.anomaliesByCode[a.code] ?? 0) + 1);
+    if (n > limits.maxAnomalyRecordsPerCode) return;
+    const info = anomalyInfo(a.code);
+    const rec: AnomalyRecord = {
+      code: a.code,
+      severity: info.severity,
+      detail: a.detail ?? null,
+      conn_id: a.connId ?? null,
+      frame: a.at?.frame ?? null,
+      ts: a.at ? isoTime(a.at.ts) : null,
+    };
+    sink.anomaly(rec);
+  };
+  const pipelineAnomaly = (code: string, detail: string | undefined, at: At | undefined, connId: string | undefined): void =>
+    report({ code, detail, at, connId });
+
+  const source = await openCapture(input, { report, maxRecordBytes: limits.maxRecordBytes });
+  const decoder = new PacketDecoder({ report, limits });
+  const factory = new ConnectionHandlerFactory({
+    protocols: PROTOCOLS,
+    limits,
+    sink,
+    aggregates,
+    anomaly: pipelineAnomaly,
+  });
+  const reassembler = new TcpReassembler({ factory, limits, report, serverPorts: serverPorts() });
+
+  let frames = 0;
+  let firstTs: Timestamp | null = null;
+  let lastTs: Timestamp | null = null;
+  let lastAt: At | undefined;
+  let nextProgress = Date.now() + 100;
+  const totalBytes = source.info.fileBytes > 0 && !source.info.gzip ? source.info.fileBytes : null;
+
+  for await (const frame of source) {
+    frames++;
+    if (firstTs === null) firstTs = frame.ts;
+    if (lastTs === null || compareTs(frame.ts, lastTs) > 0) lastTs = frame.ts;
+    const r = decoder.decode(frame);
+    if (r.kind === 'tcp') {
+      reassembler.add(r.packet);
+    }
+    if ((frames & 4095) === 0) {
+      reassembler.advanceTime(frame.ts);
+      decoder.flushExpired(frame.ts);
+      if (options.onProgress && Date.now() >= nextProgress) {
+        nextProgress = Date.now() + 100;
+        options.onProgress({
+          frames,
+          bytes: source.info.bytesRead,
+          totalBytes,
+          sessions: Object.values(aggregates.sessions).reduce((a, b) => a + b, 0),
+          messages: aggregates.messages,
+        });
+      }
+    }
+    lastAt = { frame: frame.index, ts: frame.ts };
+  }
+  reassembler.flushAll(lastAt);
+
+  const info = source.info;
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const stats = reassembler.stats;
+  const byCode: CaseSummary['anomalies_by_code'] = {};
+  for (const code of Object.keys(aggregates.anomaliesByCode).sort()) {
+    const i: AnomalyCodeInfo = anomalyInfo(code);
+    byCode[code] = { count: aggregates.anomaliesByCode[code], severity: i.severity, description: i.description };
+  }
+  const summary: CaseSummary = {
+    tool: TOOL,
+    input: {
+      path: typeof input === 'string' ? (input === '-' ? '(stdin)' : input) : '(stream)',
+      size_bytes: info.fileBytes,
+      sha256: info.sha256 ?? null,
+      format: info.format,
+      gzip: info.gzip,
+      link_types: info.linkTypes.map((id) => ({ id, name: linkTypeName(id) })),
+      interfaces: info.interfaces.length,
+      sections: info.sections,
+      frames: info.frames,
+      first_ts: firstTs ? isoTime(firstTs) : null,
+      last_ts: lastTs ? isoTime(lastTs) : null,
+      stopped_at_offset: info.stoppedAtOffset ?? null,
+      complete: info.stoppedAtOffset === undefined,
+    },
+    counts: {
+      connections: aggregates.connections,
+      sessions: aggregates.sessions,
+      sessions_encrypted: aggregates.sessionsEncrypted,
+      transcript_entries: aggregates.transcriptEntries,
+      messages: aggregates.messages,
+      messages_partial: aggregates.messagesPartial,
+      message_bytes: aggregates.messageBytes,
+      attachments: aggregates.attachments,
+      credentials: aggregates.credentials,
+      credentials_success: aggregates.credentialsSuccess,
+      credentials_failure: aggregates.credentialsFailure,
+      anomalies: anomalyTotal,
+      tcp_gaps: stats.gaps,
+      tcp_gap_bytes: stats.gapBytes,
+    },
+    anomalies_by_code: byCode,
+    client_names: aggregates.clientNames,
+    credentials: aggregates.credentialList,
+    messages: aggregates.messageList,
+    sessions: aggregates.sessionList,
+    run: {
+      started: started.toISOString(),
+      duration_seconds: Math.round(seconds * 1000) / 1000,
+      mib_per_second: seconds > 0 ? Math.round((info.bytesRead / 1048576 / seconds) * 10) / 10 : 0,
+      node: process.version,
+      limits,
+    },
+  };
+  if (writer) writer.close(info.sha256, summary);
+  if (memory) {
+    memory.fillCaptureHash(info.sha256);
+    summary.records = memory.records;
+  }
+  return summary;
+}

@@ -1,0 +1,32 @@
+import type { AnomalyCodeInfo } from '../core/anomaly.js';
+import { CAPTURE_ANOMALIES } from '../capture/anomaly-codes.js';
+import { DECODE_ANOMALIES } from '../decode/anomaly-codes.js';
+import { REASSEMBLY_ANOMALIES } from '../reassembly/anomaly-codes.js';
+import { MESSAGE_ANOMALIES } from '../message/anomaly-codes.js';
+import { SMTP_ANOMALIES } from '../protocols/smtp/anomaly-codes.js';
+import { SASL_ANOMALIES } from '../protocols/sasl/anomaly-codes.js';
+
+/** Codes raised by the pipeline itself. */
+export const PIPELINE_ANOMALIES: readonly AnomalyCodeInfo[] = [
+  { code: 'internal_error', severity: 'error', description: 'An analyzer failed on this connection; the rest of the capture was still analysed. Please report it with the capture.' },
+  { code: 'transcript_limit', severity: 'warning', description: 'A session had more transcript entries than maxTranscriptEntriesPerSession; the rest were counted, not written.' },
+];
+
+/** Every anomaly code the tool can write, by layer (docs/anomalies.md lists the same). */
+export const ANOMALY_CATALOG: readonly { layer: string; codes: readonly AnomalyCodeInfo[] }[] = [
+  { layer: 'capture', codes: CAPTURE_ANOMALIES },
+  { layer: 'decode', codes: DECODE_ANOMALIES },
+  { layer: 'reassembly', codes: REASSEMBLY_ANOMALIES },
+  { layer: 'smtp', codes: SMTP_ANOMALIES },
+  { layer: 'sasl', codes: SASL_ANOMALIES },
+  { layer: 'message', codes: MESSAGE_ANOMALIES },
+  { layer: 'pipeline', codes: PIPELINE_ANOMALIES },
+];
+
+const BY_CODE = new Map<string, AnomalyCodeInfo>();
+for (const layer of ANOMALY_CATALOG) for (const c of layer.codes) if (!BY_CODE.has(c.code)) BY_CODE.set(c.code, c);
+
+/** Looks up a code; unknown codes (should not happen) get a neutral entry. */
+export function anomalyInfo(code: string): AnomalyCodeInfo {
+  return BY_CODE.get(code) ?? { code, severity: 'warning', description: '(no description)' };
+}

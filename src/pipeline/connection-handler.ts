@@ -1,0 +1,277 @@
+import type { At, Side } from '../core/types.js';
+import { isoTime } from '../core/types.js';
+import type { Limits } from '../core/limits.js';
+import type { SessionRecord } from '../core/records.js';
+import type { CloseReason, ConnectionInfo, StreamHandler, StreamHandlerFactory } from '../reassembly/stream-handler.js';
+import type { ProtocolAnalyzer, ProtocolSpec } from '../protocols/analyzer.js';
+import { EncryptedSession } from '../protocols/encrypted-session.js';
+import type { RecordSink } from '../output/case-writer.js';
+import type { Aggregates } from './aggregates.js';
+import { pushCapped } from './aggregates.js';
+import type { PipelineAnomaly } from './session-context.js';
+import { SessionContext } from './session-context.js';
+
+interface Shared {
+  protocols: readonly ProtocolSpec[];
+  limits: Limits;
+  sink: RecordSink;
+  aggregates: Aggregates;
+  anomaly: PipelineAnomaly;
+}
+
+type Buffered = { side: Side; bytes: Uint8Array | null; gap: number; at: At };
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * One per TCP connection: identifies the protocol (by port, else by content from the first
+ * bytes of each side, bounded by maxSniffBytes), then hands bytes to the protocol analyzer.
+ * Connections that are not mail are marked ignored at once so the reassembler stops copying.
+ */
+export class ConnectionHandler implements StreamHandler {
+  ignored = false;
+  readonly conn: ConnectionInfo;
+  #shared: Shared;
+  #analyzer: ProtocolAnalyzer | null = null;
+  #ctx: SessionContext | null = null;
+  #identifiedBy: SessionRecord['identified_by'] = 'port';
+  #pending: Buffered[] | null = null;
+  #pendingBytes = { client: 0, server: 0 };
+  #candidates: ProtocolSpec[] = [];
+  #last: At;
+  #gaps = 0;
+  #gapBytes = 0;
+  #failed = false;
+
+  constructor(conn: ConnectionInfo, shared: Shared) {
+    this.conn = conn;
+    this.#shared = shared;
+    this.#last = conn.start;
+    const port = conn.server.port;
+    for (const spec of shared.protocols) {
+      if (spec.ports.includes(port)) {
+        this.#start(spec, 'port', false);
+        return;
+      }
+      if (spec.tlsPorts.includes(port)) {
+        this.#start(spec, 'port', true);
+        return;
+      }
+    }
+    this.#pending = [];
+    this.#candidates = [...shared.protocols];
+  }
+
+  #start(spec: ProtocolSpec, by: SessionRecord['identified_by'], encrypted: boolean): void {
+    const s = this.#shared;
+    const ctx = new SessionContext({
+      conn: this.conn,
+      protocol: spec.name,
+      limits: s.limits,
+      sink: s.sink,
+      aggregates: s.aggregates,
+      anomaly: s.anomaly,
+    });
+    this.#ctx = ctx;
+    this.#identifiedBy = by;
+    try {
+      this.#analyzer = encrypted ? new EncryptedSession(spec.name, ctx) : spec.create(ctx);
+    } catch (e) {
+      this.#fail(e, this.conn.start);
+    }
+  }
+
+  onData(side: Side, bytes: Uint8Array, at: At): void {
+    this.#last = at;
+    if (this.#analyzer) {
+      if (this.#failed) return;
+      try {
+        this.#analyzer.onData(side, bytes, at);
+      } catch (e) {
+        this.#fail(e, at);
+      }
+      return;
+    }
+    if (!this.#pending) return;
+    this.#pending.push({ side, bytes: bytes.slice(), gap: 0, at });
+    this.#pendingBytes[side] += bytes.length;
+    this.#sniff(at);
+  }
+
+  onGap(side: Side, length: number, at: At): void {
+    this.#last = at;
+    this.#gaps++;
+    this.#gapBytes += length;
+    if (this.#analyzer) {
+      if (this.#failed) return;
+      try {
+        this.#analyzer.onGap(side, length, at);
+      } catch (e) {
+        this.#fail(e, at);
+      }
+      return;
+    }
+    if (this.#pending) this.#pending.push({ side, bytes: null, gap: length, at });
+  }
+
+  onSideEnd(side: Side, reason: 'fin' | 'rst', at: At): void {
+    this.#last = at;
+    if (this.#analyzer && !this.#failed && this.#analyzer.onSideEnd) {
+      try {
+        this.#analyzer.onSideEnd(side, reason, at);
+      } catch (e) {
+        this.#fail(e, at);
+      }
+    }
+  }
+
+  #sniff(at: At): void {
+    const pending = this.#pending!;
+    const client = concatSide(pending, 'client');
+    const server = concatSide(pending, 'server');
+    const still: ProtocolSpec[] = [];
+    for (const spec of this.#candidates) {
+      let verdict: 'yes' | 'no' | 'maybe';
+      try {
+        verdict = spec.sniff(client, server);
+      } catch {
+        verdict = 'no';
+      }
+      if (verdict === 'yes') {
+        this.#pending = null;
+        this.#start(spec, 'content', false);
+        for (const b of pending) {
+          if (b.bytes) this.onData(b.side, b.bytes, b.at);
+          else this.onGap(b.side, b.gap, b.at);
+        }
+        return;
+      }
+      if (verdict === 'maybe') still.push(spec);
+    }
+    this.#candidates = still;
+    const max = this.#shared.limits.maxSniffBytes;
+    const full = this.#pendingBytes.client >= max || this.#pendingBytes.server >= max;
+    if (still.length === 0 || full || pending.length > 64) {
+      void at;
+      this.#pending = null;
+      this.ignored = true;
+    }
+  }
+
+  #fail(e: unknown, at: At): void {
+    this.#failed = true;
+    const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    this.#shared.anomaly('internal_error', `analyzer stopped on this connection: ${msg}`, at, this.conn.id);
+    this.ignored = true;
+  }
+
+  onClose(reason: CloseReason, at: At): void {
+    if (at.frame > this.#last.frame) this.#last = at;
+    const analyzer = this.#analyzer;
+    const ctx = this.#ctx;
+    this.#pending = null;
+    if (!analyzer || !ctx) return;
+    let summary: ReturnType<ProtocolAnalyzer['summary']> | null = null;
+    if (!this.#failed) {
+      try {
+        analyzer.onClose(reason, at);
+      } catch (e) {
+        this.#fail(e, at);
+      }
+    }
+    for (const open of [...ctx.openSinks]) open.close({ note: 'session ended before the message was finished' }, this.#last);
+    try {
+      summary = analyzer.summary();
+    } catch (e) {
+      this.#fail(e, at);
+    }
+    const agg = this.#shared.aggregates;
+    agg.sessions[analyzer.protocol] = (agg.sessions[analyzer.protocol] ?? 0) + 1;
+    const transport = summary?.transport ?? 'cleartext';
+    if (transport !== 'cleartext') agg.sessionsEncrypted++;
+    const rec: SessionRecord = {
+      session_id: ctx.sessionId,
+      conn_id: this.conn.id,
+      protocol: analyzer.protocol,
+      client: ctx.client,
+      server: ctx.server,
+      identified_by: this.#identifiedBy,
+      transport,
+      midstream: !this.conn.sawHandshake,
+      close_reason: this.#failed ? `${reason} (analyzer error)` : reason,
+      commands: summary?.commands ?? 0,
+      replies: summary?.replies ?? 0,
+      gaps: this.#gaps,
+      gap_bytes: this.#gapBytes,
+      frame_first: this.conn.firstFrame,
+      frame_last: this.#last.frame,
+      ts_first: isoTime(this.conn.start.ts),
+      ts_last: isoTime(this.#last.ts),
+      ...(summary?.facts ?? {}),
+    };
+    collectClientNames(rec, agg);
+    pushCapped(agg.sessionList, {
+      id: rec.session_id,
+      protocol: rec.protocol,
+      client: `${rec.client.ip}:${rec.client.port}`,
+      server: `${rec.server.ip}:${rec.server.port}`,
+      transport,
+      frames: `${rec.frame_first}-${rec.frame_last}`,
+      note: sessionNote(rec),
+    });
+    this.#shared.sink.session(rec);
+  }
+}
+
+function concatSide(list: Buffered[], side: Side): Uint8Array {
+  let n = 0;
+  for (const b of list) if (b.side === side && b.bytes) n += b.bytes.length;
+  if (n === 0) return EMPTY;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const b of list) {
+    if (b.side !== side) continue;
+    if (!b.bytes) break; // stop at a gap: content after it is not contiguous
+    out.set(b.bytes, o);
+    o += b.bytes.length;
+  }
+  return o === n ? out : out.subarray(0, o);
+}
+
+function collectClientNames(rec: SessionRecord, agg: Aggregates): void {
+  const smtp = rec.smtp;
+  if (smtp) {
+    for (const name of smtp.helo_names) {
+      if (!agg.clientNames.some((c) => c.name === name && c.client_ip === rec.client.ip)) {
+        pushCapped(agg.clientNames, { name, source: smtp.helo_command ?? 'HELO', client_ip: rec.client.ip, first_frame: rec.frame_first });
+      }
+    }
+  }
+}
+
+function sessionNote(rec: SessionRecord): string {
+  const smtp = rec.smtp;
+  if (smtp) {
+    const parts: string[] = [];
+    if (smtp.helo) parts.push(`${smtp.helo_command ?? 'HELO'} ${smtp.helo}`);
+    const auth = smtp.auth.map((a) => `AUTH ${a.mechanism} ${a.username ?? '?'} ${a.outcome}`);
+    parts.push(...auth);
+    parts.push(`${smtp.transactions.length} transaction(s)`);
+    if (smtp.starttls.accepted) parts.push('STARTTLS');
+    return parts.join('; ');
+  }
+  if (rec.transport === 'tls') return 'implicit TLS, no key';
+  return '';
+}
+
+/** Factory handed to the reassembler. */
+export class ConnectionHandlerFactory implements StreamHandlerFactory {
+  #shared: Shared;
+  constructor(shared: Shared) {
+    this.#shared = shared;
+  }
+  create(conn: ConnectionInfo): StreamHandler {
+    this.#shared.aggregates.connections++;
+    return new ConnectionHandler(conn, this.#shared);
+  }
+}

@@ -1,0 +1,123 @@
+import type { At } from '../core/types.js';
+import { isoTime } from '../core/types.js';
+import type { MessageRecord } from '../core/records.js';
+import type { MessageOpen, MessageSink } from '../protocols/analyzer.js';
+import type { RecordSink } from '../output/case-writer.js';
+import { CASE_FILES } from '../output/case-writer.js';
+import { MessageBuilder } from '../message/message-builder.js';
+import type { MessageBuildResult } from '../message/message-builder-types.js';
+import type { Aggregates } from './aggregates.js';
+import { pushCapped } from './aggregates.js';
+import type { SessionContext } from './session-context.js';
+
+/** Connects an analyzer's message bytes to the message module and writes the message record. */
+export class PipelineMessageSink implements MessageSink {
+  readonly id: string;
+  #ctx: SessionContext;
+  #open: MessageOpen;
+  #sink: RecordSink;
+  #agg: Aggregates;
+  #builder: MessageBuilder;
+  #result: MessageBuildResult | null = null;
+  #last: At;
+  #closed = false;
+  #onDone: (s: PipelineMessageSink) => void;
+
+  constructor(args: {
+    id: string;
+    ctx: SessionContext;
+    open: MessageOpen;
+    sink: RecordSink;
+    aggregates: Aggregates;
+    onDone: (s: PipelineMessageSink) => void;
+  }) {
+    this.id = args.id;
+    this.#ctx = args.ctx;
+    this.#open = args.open;
+    this.#sink = args.sink;
+    this.#agg = args.aggregates;
+    this.#onDone = args.onDone;
+    this.#last = args.open.at;
+    const l = args.ctx.limits;
+    this.#builder = new MessageBuilder({
+      emlPath: args.sink.emlPath(args.id),
+      attachmentsDir: args.sink.attachmentsDir(),
+      limits: {
+        maxMessageBytes: l.maxMessageBytes,
+        maxInMemoryMessageBytes: l.maxInMemoryMessageBytes,
+        maxMimeDepth: l.maxMimeDepth,
+        maxMimeParts: l.maxMimeParts,
+        maxHeaderBytes: l.maxHeaderBytes,
+      },
+    });
+  }
+
+  write(bytes: Uint8Array, at: At): void {
+    if (this.#result) return;
+    this.#last = at;
+    this.#builder.write(bytes);
+  }
+
+  gap(length: number, at: At): void {
+    if (this.#result) return;
+    this.#last = at;
+    this.#builder.gap(length);
+  }
+
+  endBytes(complete: boolean, at: At): void {
+    if (this.#result) return;
+    this.#last = at;
+    this.#result = this.#builder.end(complete);
+  }
+
+  close(delivery: Record<string, string | number | boolean | null | string[]>, at: At): void {
+    if (this.#closed) return;
+    if (!this.#result) this.endBytes(false, at);
+    this.#closed = true;
+    this.#last = at;
+    const r = this.#result!;
+    const ctx = this.#ctx;
+    const rec: MessageRecord = {
+      message_id: this.id,
+      session_id: ctx.sessionId,
+      conn_id: ctx.conn.id,
+      protocol: ctx.protocol,
+      transport: this.#open.transport,
+      client: ctx.client,
+      server: ctx.server,
+      envelope: this.#open.envelope,
+      delivery,
+      size: r.size,
+      sha256: r.sha256,
+      partial: r.partial,
+      missing_bytes: r.missing_bytes,
+      eml_path: `${CASE_FILES.messagesDir}/${this.id}.eml`,
+      headers: r.headers,
+      parts: r.parts,
+      attachments: r.attachments,
+      anomalies: r.anomalies,
+      frame_first: this.#open.at.frame,
+      frame_last: this.#last.frame,
+      ts_first: isoTime(this.#open.at.ts),
+      ts_last: isoTime(this.#last.ts),
+    };
+    for (const code of r.anomalies) ctx.anomaly(code, `message ${this.id}`, this.#last);
+    this.#agg.messages++;
+    if (r.partial) this.#agg.messagesPartial++;
+    this.#agg.messageBytes += r.size;
+    this.#agg.attachments += r.attachments.length;
+    const h = r.headers;
+    pushCapped(this.#agg.messageList, {
+      id: this.id,
+      from: h.from.map((a) => a.address || a.name).join(', '),
+      to: h.to.map((a) => a.address || a.name).join(', '),
+      subject: h.subject ?? '',
+      size: r.size,
+      attachments: r.attachments.length,
+      partial: r.partial,
+      frame: this.#open.at.frame,
+    });
+    this.#sink.message(rec);
+    this.#onDone(this);
+  }
+}
