@@ -31,6 +31,17 @@ export interface Limits {
   idleTimeoutSeconds: number;
   /** Bytes per side buffered while the protocol is being identified. */
   maxSniffBytes: number;
+  /**
+   * Most recently delivered bytes kept per direction (ring, allocated on first data of a
+   * non-ignored connection) so a later retransmission can be compared with what was delivered
+   * (`tcp_conflicting_overlap`). Older overlaps are dropped unchecked. `0` disables the check.
+   */
+  maxRetainedBytesPerStream: number;
+  /**
+   * Seconds of capture time a closed (FIN/RST) connection's key is remembered, so late
+   * retransmissions and the final ACK do not start a new connection. A new SYN always does.
+   */
+  timeWaitSeconds: number;
   // #endregion
 
   // #region protocols
@@ -77,6 +88,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxConnections: 100_000,
   idleTimeoutSeconds: 600,
   maxSniffBytes: 4096,
+  maxRetainedBytesPerStream: 4096,
+  timeWaitSeconds: 60,
 
   maxLineBytes: 64 * 1024,
   maxReplyLines: 1000,

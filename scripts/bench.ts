@@ -1,0 +1,142 @@
+/**
+ * `npm run bench`: throughput and peak memory of mailsleuth against tshark on the same capture.
+ *
+ * Generates (or reuses, outside the repository) captures with ../shared/bench/make-bench-pcap,
+ * runs `mailsleuth analyze` and `tshark -r F -o tcp.reassemble_out_of_order:TRUE -q
+ * --export-objects imf,DIR` on each, and prints MiB/s, the ratio, both peak RSS values, and
+ * whether every message of the truth sidecar was found (by SHA-256).
+ *
+ * Options: --sizes 256,1024 (MiB; default 256,1024)  --dir DIR (default $MAILSLEUTH_BENCH_DIR or
+ * /tmp/mailsleuth-bench)  --no-tshark  --runs N (mailsleuth runs per size; the median is shown).
+ * This is a benchmark, not a test: it is never part of `npm test`.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot, sharedDir } from '../test/helpers/paths.js';
+
+interface RunResult {
+  seconds: number;
+  peakRssMiB: number;
+  exitCode: number;
+}
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(name);
+  return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : def;
+}
+
+const sizes = arg('--sizes', '256,1024').split(',').map(Number);
+const dir = arg('--dir', process.env.MAILSLEUTH_BENCH_DIR ?? '/tmp/mailsleuth-bench');
+const runs = Number(arg('--runs', '1'));
+const withTshark = !process.argv.includes('--no-tshark') && spawnSync('tshark', ['--version']).status === 0;
+
+/** Runs a command, sampling its peak RSS (VmHWM) from /proc, which every Linux has. */
+function measure(cmd: string, args: string[]): Promise<RunResult> {
+  return new Promise((resolveRun) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let peakKiB = 0;
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      if (stderr.length < 4000) stderr += d.toString();
+    });
+    const sample = (): void => {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        if (m) peakKiB = Math.max(peakKiB, Number(m[1]));
+      } catch {
+        /* process already gone */
+      }
+    };
+    const timer = setInterval(sample, 20);
+    child.on('exit', (code) => {
+      clearInterval(timer);
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (code !== 0 && cmd !== 'tshark') process.stderr.write(stderr);
+      resolveRun({ seconds, peakRssMiB: peakKiB / 1024, exitCode: code ?? -1 });
+    });
+  });
+}
+
+function ensureCapture(sizeMiB: number): string {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `bench-${sizeMiB}m.pcap`);
+  if (existsSync(file) && existsSync(`${file}.truth.json`)) return file;
+  if (!sharedDir) throw new Error('../shared/bench/make-bench-pcap is needed to generate the benchmark capture');
+  console.log(`generating ${file} (${sizeMiB} MiB) ...`);
+  const r = spawnSync(join(sharedDir, 'bench', 'make-bench-pcap'), ['--out', file, '--size-mib', String(sizeMiB), '--truth-detail', '--quiet'], {
+    stdio: 'inherit',
+  });
+  if (r.status !== 0) throw new Error('make-bench-pcap failed');
+  return file;
+}
+
+function messageHashesFound(caseDir: string, truthFile: string): { expected: number; found: number; hidden: number } {
+  const truth = JSON.parse(readFileSync(truthFile, 'utf8')) as {
+    messages?: { sha256: string }[];
+    totals: { messages: number; tls_hidden_messages: number };
+  };
+  const ours = new Map<string, number>();
+  const lines = readFileSync(join(caseDir, 'messages.jsonl'), 'utf8').split('\n');
+  for (const l of lines) {
+    if (!l) continue;
+    const m = JSON.parse(l) as { sha256: string; partial: boolean };
+    if (!m.partial) ours.set(m.sha256, (ours.get(m.sha256) ?? 0) + 1);
+  }
+  const list = truth.messages ?? [];
+  let found = 0;
+  for (const t of list) {
+    const n = ours.get(t.sha256) ?? 0;
+    if (n > 0) {
+      found++;
+      ours.set(t.sha256, n - 1);
+    }
+  }
+  return { expected: list.length, found, hidden: truth.totals.tls_hidden_messages };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function main(): Promise<void> {
+  const cli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+  const rows: string[] = [];
+  for (const size of sizes) {
+    const file = ensureCapture(size);
+    const mib = statSync(file).size / 1048576;
+    const caseDir = join(dir, `case-${size}m`);
+    const ours: RunResult[] = [];
+    for (let i = 0; i < runs; i++) {
+      rmSync(caseDir, { recursive: true, force: true });
+      ours.push(await measure(process.execPath, [cli, 'analyze', file, '-o', caseDir, '--quiet']));
+    }
+    const t = median(ours.map((r) => r.seconds));
+    const rss = Math.max(...ours.map((r) => r.peakRssMiB));
+    const found = messageHashesFound(caseDir, `${file}.truth.json`);
+    let tsharkCol = 'tshark: not run';
+    let ratio = '';
+    if (withTshark) {
+      const out = join(dir, `tshark-imf-${size}m`);
+      rmSync(out, { recursive: true, force: true });
+      const ts = await measure('tshark', ['-r', file, '-o', 'tcp.reassemble_out_of_order:TRUE', '-q', '--export-objects', `imf,${out}`]);
+      rmSync(out, { recursive: true, force: true });
+      tsharkCol = `tshark ${(mib / ts.seconds).toFixed(1)} MiB/s (${ts.seconds.toFixed(1)} s), peak RSS ${ts.peakRssMiB.toFixed(0)} MiB`;
+      ratio = `ratio ${(ts.seconds / t).toFixed(1)}x`;
+    }
+    rows.push(
+      `${size} MiB capture (${mib.toFixed(0)} MiB): mailsleuth ${(mib / t).toFixed(1)} MiB/s (${t.toFixed(2)} s), peak RSS ${rss.toFixed(0)} MiB | ${tsharkCol} | ${ratio}\n` +
+        `    messages found byte-exact: ${found.found}/${found.expected} listed in the truth sidecar (${found.hidden} more are inside STARTTLS, not extractable without keys)`,
+    );
+    console.log(rows[rows.length - 1]);
+  }
+  console.log('\nSummary');
+  for (const r of rows) console.log('  ' + r);
+}
+
+main().catch((e: unknown) => {
+  console.error(`bench: ${(e as Error).message}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,376 @@
+import type { CaptureFrame, Timestamp } from '../core/types.js';
+import type { CaptureInfo } from './capture-source.js';
+import { ChunkedRecordParser, type FrameSink, type RecordParserOptions } from './record-parser.js';
+
+// Block types (draft-ietf-opsawg-pcapng §4 and §10.1).
+export const PCAPNG_SHB = 0x0a0d0d0a;
+const IDB = 0x00000001;
+const PB_OBSOLETE = 0x00000002;
+const SPB = 0x00000003;
+const EPB = 0x00000006;
+const DSB = 0x0000000a;
+const BOM = 0x1a2b3c4d;
+const BOM_SWAPPED = 0x4d3c2b1a;
+
+// Option codes (§4.2 IDB options).
+const OPT_ENDOFOPT = 0;
+const IF_NAME = 2;
+const IF_TSRESOL = 9;
+const IF_TSOFFSET = 14;
+
+const TWO32 = 4294967296;
+const ZERO_TS: Timestamp = Object.freeze({ sec: 0, nsec: 0 });
+
+/** One Interface Description Block, with its timestamp conversion precomputed. */
+interface Iface {
+  readonly globalId: number;
+  readonly linkType: number;
+  readonly snaplen: number;
+  /** Timestamp units per second (10^k or 2^k). */
+  readonly units: number;
+  /** Nanoseconds per unit when units is 10^k with k <= 9 (exact integer); 0 otherwise (slow path). */
+  readonly nsPerUnit: number;
+  readonly unitsBig: bigint;
+  /** if_tsoffset, seconds. */
+  readonly offsetSec: number;
+  snaplenWarned: boolean;
+}
+
+/**
+ * pcapng reader (https://datatracker.ietf.org/doc/draft-ietf-opsawg-pcapng/): sections (SHB) each
+ * with their own byte order and interfaces (IDB: link type, snaplen, if_tsresol, if_tsoffset),
+ * packets from EPB, SPB and the obsolete PB; DSB bodies are kept; every other block is skipped.
+ * Frames are numbered over all sections; `interfaceId` is the index into info.interfaces (global).
+ */
+export class PcapngParser extends ChunkedRecordParser {
+  /** Byte order of the current section. */
+  private le = true;
+  private ifaces: Iface[] = [];
+  private lastTs: Timestamp = ZERO_TS;
+  private secretsBytes = 0;
+
+  constructor(info: CaptureInfo, opts: RecordParserOptions) {
+    super(info, opts, 12);
+  }
+
+  protected truncatedCode(): string {
+    return 'capture_truncated_record';
+  }
+
+  protected measure(_buf: Uint8Array, dv: DataView, off: number): number {
+    let le = this.le;
+    const type = dv.getUint32(off, le);
+    if (type === PCAPNG_SHB) {
+      const bom = dv.getUint32(off + 8, true);
+      if (bom === BOM) le = true;
+      else if (bom === BOM_SWAPPED) le = false;
+      else {
+        this.stop('capture_corrupt_record', `section header with bad byte-order magic 0x${bom.toString(16)}`);
+        return -1;
+      }
+    }
+    const total = dv.getUint32(off + 4, le);
+    if (total < 12 || (total & 3) !== 0 || (type === PCAPNG_SHB && total < 28)) {
+      this.stop('capture_corrupt_record', `block type 0x${type.toString(16)} with impossible length ${total}`);
+      return -1;
+    }
+    if (total > this.opts.maxRecordBytes) {
+      this.stop(
+        'capture_record_too_large',
+        `block type 0x${type.toString(16)} length ${total} exceeds maxRecordBytes ${this.opts.maxRecordBytes}`,
+      );
+      return -1;
+    }
+    return total;
+  }
+
+  protected handle(buf: Uint8Array, dv: DataView, off: number, total: number, onFrame: FrameSink): void {
+    let le = this.le;
+    const type = dv.getUint32(off, le);
+    if (type === PCAPNG_SHB) le = dv.getUint32(off + 8, true) === BOM;
+    // The trailing copy of the length must match (§3.1).
+    const trailing = dv.getUint32(off + total - 4, le);
+    if (trailing !== total) {
+      this.stop('capture_corrupt_record', `block type 0x${type.toString(16)} length ${total} but trailing length ${trailing}`);
+      return;
+    }
+    switch (type) {
+      case EPB:
+        this.enhancedPacket(buf, dv, off, total, onFrame);
+        return;
+      case SPB:
+        this.simplePacket(buf, dv, off, total, onFrame);
+        return;
+      case PB_OBSOLETE:
+        this.obsoletePacket(buf, dv, off, total, onFrame);
+        return;
+      case IDB:
+        this.interfaceBlock(buf, dv, off, total);
+        return;
+      case PCAPNG_SHB:
+        this.sectionHeader(dv, off, le);
+        return;
+      case DSB:
+        this.secretsBlock(buf, dv, off, total);
+        return;
+      default:
+        return; // ISB, NRB, custom and unknown blocks are skipped
+    }
+  }
+
+  /** EPB (§4.3): interface id, 64-bit timestamp, caplen, origlen, data, options. */
+  private enhancedPacket(buf: Uint8Array, dv: DataView, off: number, total: number, onFrame: FrameSink): void {
+    const le = this.le;
+    if (total < 32) {
+      this.badBlock('enhanced packet block too short');
+      return;
+    }
+    const ifid = dv.getUint32(off + 8, le);
+    const iface = this.ifaces[ifid];
+    if (iface === undefined) {
+      this.unknownInterface(ifid);
+      return;
+    }
+    const caplen = dv.getUint32(off + 20, le);
+    if (caplen > total - 32) {
+      this.badBlock(`enhanced packet block captured length ${caplen} larger than the block`);
+      return;
+    }
+    const ts = this.timestamp(iface, dv.getUint32(off + 12, le), dv.getUint32(off + 16, le));
+    this.emit(iface, ts, caplen, dv.getUint32(off + 24, le), buf, off + 28, onFrame);
+  }
+
+  /** SPB (§4.4): original length and data; captured length is min(origlen, snaplen of interface 0, block room). */
+  private simplePacket(buf: Uint8Array, dv: DataView, off: number, total: number, onFrame: FrameSink): void {
+    if (total < 16) {
+      this.badBlock('simple packet block too short');
+      return;
+    }
+    const iface = this.ifaces[0];
+    if (iface === undefined) {
+      this.unknownInterface(0);
+      return;
+    }
+    const origlen = dv.getUint32(off + 8, this.le);
+    let caplen = Math.min(origlen, total - 16);
+    if (iface.snaplen > 0 && caplen > iface.snaplen) caplen = iface.snaplen;
+    // No timestamp in an SPB: the previous frame's time is used so capture time stays monotonic.
+    this.emit(iface, this.lastTs, caplen, origlen, buf, off + 12, onFrame);
+  }
+
+  /** Obsolete Packet Block (type 2, Appendix A): u16 interface id, u16 drops, then as EPB. */
+  private obsoletePacket(buf: Uint8Array, dv: DataView, off: number, total: number, onFrame: FrameSink): void {
+    const le = this.le;
+    if (total < 32) {
+      this.badBlock('packet block too short');
+      return;
+    }
+    const ifid = dv.getUint16(off + 8, le);
+    const iface = this.ifaces[ifid];
+    if (iface === undefined) {
+      this.unknownInterface(ifid);
+      return;
+    }
+    const caplen = dv.getUint32(off + 20, le);
+    if (caplen > total - 32) {
+      this.badBlock(`packet block captured length ${caplen} larger than the block`);
+      return;
+    }
+    const ts = this.timestamp(iface, dv.getUint32(off + 12, le), dv.getUint32(off + 16, le));
+    this.emit(iface, ts, caplen, dv.getUint32(off + 24, le), buf, off + 28, onFrame);
+  }
+
+  private emit(
+    iface: Iface,
+    ts: Timestamp,
+    caplen: number,
+    origlen: number,
+    buf: Uint8Array,
+    dataOff: number,
+    onFrame: FrameSink,
+  ): void {
+    const index = ++this.info.frames;
+    this.lastTs = ts;
+    if (caplen > origlen) {
+      this.opts.report({
+        code: 'capture_caplen_exceeds_origlen',
+        detail: `frame ${index}: captured ${caplen} > original ${origlen}`,
+        at: { frame: index, ts },
+      });
+    }
+    if (iface.snaplen > 0 && caplen > iface.snaplen && !iface.snaplenWarned) {
+      iface.snaplenWarned = true;
+      this.opts.report({
+        code: 'capture_caplen_exceeds_snaplen',
+        detail: `frame ${index}: captured ${caplen} > snaplen ${iface.snaplen} of interface ${iface.globalId} (reported once)`,
+        at: { frame: index, ts },
+      });
+    }
+    const frame: CaptureFrame = {
+      index,
+      ts,
+      linkType: iface.linkType,
+      interfaceId: iface.globalId,
+      capturedLength: caplen,
+      originalLength: origlen,
+      data: new Uint8Array(buf.buffer, buf.byteOffset + dataOff, caplen),
+    };
+    onFrame(frame);
+  }
+
+  /** Converts a 64-bit tick count to a Timestamp, exactly. */
+  private timestamp(iface: Iface, hi: number, lo: number): Timestamp {
+    const U = iface.units;
+    let sec: number;
+    let rem: number;
+    if (iface.nsPerUnit > 0) {
+      if (hi < 0x200000) {
+        // ticks < 2^53: plain float arithmetic is exact up to a rounding fix-up.
+        const t = hi * TWO32 + lo;
+        sec = Math.floor(t / U);
+        rem = t - sec * U;
+        if (rem < 0) {
+          sec--;
+          rem += U;
+        } else if (rem >= U) {
+          sec++;
+          rem -= U;
+        }
+      } else {
+        // Long division by 16-bit digits (every partial value < U * 2^16 < 2^53).
+        let r = 0;
+        let q = 0;
+        let cur = r * 65536 + (hi >>> 16);
+        let d = Math.floor(cur / U);
+        r = cur - d * U;
+        q = d;
+        cur = r * 65536 + (hi & 0xffff);
+        d = Math.floor(cur / U);
+        r = cur - d * U;
+        q = q * 65536 + d;
+        cur = r * 65536 + (lo >>> 16);
+        d = Math.floor(cur / U);
+        r = cur - d * U;
+        q = q * 65536 + d;
+        cur = r * 65536 + (lo & 0xffff);
+        d = Math.floor(cur / U);
+        r = cur - d * U;
+        q = q * 65536 + d;
+        sec = q;
+        rem = r;
+      }
+      return { sec: sec + iface.offsetSec, nsec: rem * iface.nsPerUnit };
+    }
+    const t = (BigInt(hi) << 32n) | BigInt(lo);
+    const ub = iface.unitsBig;
+    const r = t % ub;
+    return { sec: Number(t / ub) + iface.offsetSec, nsec: Number((r * 1_000_000_000n) / ub) };
+  }
+
+  /** SHB (§4.1): starts a section with its own byte order and interface list. */
+  private sectionHeader(dv: DataView, off: number, le: boolean): void {
+    this.le = le;
+    this.ifaces = [];
+    const info = this.info;
+    if (info.sections === 0) info.byteOrder = le ? 'le' : 'be';
+    info.sections++;
+    const major = dv.getUint16(off + 12, le);
+    const minor = dv.getUint16(off + 14, le);
+    if (major !== 1) {
+      this.opts.report({
+        code: 'capture_unsupported_version',
+        detail: `pcapng section ${info.sections} version ${major}.${minor}, expected 1.0`,
+      });
+    }
+  }
+
+  /** IDB (§4.2). */
+  private interfaceBlock(buf: Uint8Array, dv: DataView, off: number, total: number): void {
+    const le = this.le;
+    if (total < 20) {
+      this.badBlock('interface description block too short');
+      return;
+    }
+    const linkType = dv.getUint16(off + 8, le);
+    const snaplen = dv.getUint32(off + 12, le);
+    let tsresol = 6;
+    let offsetSec = 0;
+    let name: string | undefined;
+    const end = off + total - 4;
+    let o = off + 16;
+    while (o + 4 <= end) {
+      const code = dv.getUint16(o, le);
+      const len = dv.getUint16(o + 2, le);
+      if (code === OPT_ENDOFOPT) break;
+      if (o + 4 + len > end) {
+        this.opts.report({
+          code: 'capture_bad_options',
+          detail: `interface ${this.info.interfaces.length}: option ${code} runs past the block (offset ${this.recordOffset})`,
+        });
+        break;
+      }
+      const v = o + 4;
+      if (code === IF_TSRESOL && len >= 1) tsresol = buf[v]!;
+      else if (code === IF_TSOFFSET && len >= 8) {
+        // Signed 64-bit seconds; in the section's byte order.
+        const lo = dv.getUint32(le ? v : v + 4, le);
+        const hi = dv.getInt32(le ? v + 4 : v, le);
+        offsetSec = hi * TWO32 + lo;
+      } else if (code === IF_NAME) {
+        name = new TextDecoder().decode(buf.subarray(v, v + len)).replace(/\0+$/, '');
+      }
+      o = v + ((len + 3) & ~3);
+    }
+    // if_tsresol: MSB clear = 10^-v, set = 2^-v (§4.2).
+    const pow2 = (tsresol & 0x80) !== 0;
+    const exp = tsresol & 0x7f;
+    let units = pow2 ? 2 ** exp : 10 ** exp;
+    let unitsBig = pow2 ? 1n << BigInt(exp) : 10n ** BigInt(exp);
+    if (exp === 0 && pow2) {
+      units = 1;
+      unitsBig = 1n;
+    }
+    const nsPerUnit = !pow2 && exp <= 9 ? 10 ** (9 - exp) : 0;
+    const tsResolution = pow2 ? `2^-${exp}` : exp === 3 ? 'ms' : exp === 6 ? 'us' : exp === 9 ? 'ns' : `1e-${exp}`;
+    const info = this.info;
+    const globalId = info.interfaces.length;
+    this.ifaces.push({ globalId, linkType, snaplen, units, nsPerUnit, unitsBig, offsetSec, snaplenWarned: false });
+    info.interfaces.push(name === undefined ? { linkType, snaplen, tsResolution } : { linkType, snaplen, tsResolution, name });
+    if (!info.linkTypes.includes(linkType)) info.linkTypes.push(linkType);
+  }
+
+  /** DSB (§4.7): secrets type, length, data; the body is copied into info.decryptionSecrets. */
+  private secretsBlock(buf: Uint8Array, dv: DataView, off: number, total: number): void {
+    if (total < 20) {
+      this.badBlock('decryption secrets block too short');
+      return;
+    }
+    const type = dv.getUint32(off + 8, this.le);
+    const len = dv.getUint32(off + 12, this.le);
+    if (len > total - 20) {
+      this.badBlock(`decryption secrets length ${len} larger than the block`);
+      return;
+    }
+    if (this.secretsBytes + len > this.opts.maxDecryptionSecretsBytes) {
+      this.opts.report({
+        code: 'capture_secrets_dropped',
+        detail: `${len} bytes of secrets type 0x${type.toString(16)} at offset ${this.recordOffset} (limit ${this.opts.maxDecryptionSecretsBytes})`,
+      });
+      return;
+    }
+    this.secretsBytes += len;
+    this.info.decryptionSecrets.push({ type, data: buf.slice(off + 16, off + 16 + len) });
+  }
+
+  private unknownInterface(ifid: number): void {
+    this.opts.report({
+      code: 'capture_unknown_interface',
+      detail: `packet block at offset ${this.recordOffset} names interface ${ifid}; section has ${this.ifaces.length}`,
+    });
+  }
+
+  /** A block whose framing is intact but whose body is inconsistent: skipped, reading goes on. */
+  private badBlock(detail: string): void {
+    this.opts.report({ code: 'capture_corrupt_record', detail: `${detail} (offset ${this.recordOffset}); block skipped` });
+  }
+}
