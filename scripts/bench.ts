@@ -74,7 +74,7 @@ function ensureCapture(sizeMiB: number): string {
 
 function messageHashesFound(caseDir: string, truthFile: string): { expected: number; found: number; hidden: number } {
   const truth = JSON.parse(readFileSync(truthFile, 'utf8')) as {
-    messages?: { sha256: string }[];
+    detail?: { messages: { sha256: string; proto: string }[] };
     totals: { messages: number; tls_hidden_messages: number };
   };
   const ours = new Map<string, number>();
@@ -84,7 +84,7 @@ function messageHashesFound(caseDir: string, truthFile: string): { expected: num
     const m = JSON.parse(l) as { sha256: string; partial: boolean };
     if (!m.partial) ours.set(m.sha256, (ours.get(m.sha256) ?? 0) + 1);
   }
-  const list = truth.messages ?? [];
+  const list = truth.detail?.messages ?? [];
   let found = 0;
   for (const t of list) {
     const n = ours.get(t.sha256) ?? 0;
@@ -128,7 +128,7 @@ async function main(): Promise<void> {
     }
     rows.push(
       `${size} MiB capture (${mib.toFixed(0)} MiB): mailsleuth ${(mib / t).toFixed(1)} MiB/s (${t.toFixed(2)} s), peak RSS ${rss.toFixed(0)} MiB | ${tsharkCol} | ${ratio}\n` +
-        `    messages found byte-exact: ${found.found}/${found.expected} listed in the truth sidecar (${found.hidden} more are inside STARTTLS, not extractable without keys)`,
+        `    messages found byte-exact: ${found.found} of ${found.expected} in the truth sidecar; ${found.hidden} of those are inside STARTTLS (not extractable without keys), so ${found.expected - found.hidden} were extractable`,
     );
     console.log(rows[rows.length - 1]);
   }

@@ -324,12 +324,8 @@ export class PcapngParser extends ChunkedRecordParser {
     // if_tsresol: MSB clear = 10^-v, set = 2^-v (§4.2).
     const pow2 = (tsresol & 0x80) !== 0;
     const exp = tsresol & 0x7f;
-    let units = pow2 ? 2 ** exp : 10 ** exp;
-    let unitsBig = pow2 ? 1n << BigInt(exp) : 10n ** BigInt(exp);
-    if (exp === 0 && pow2) {
-      units = 1;
-      unitsBig = 1n;
-    }
+    const units = pow2 ? 2 ** exp : 10 ** exp;
+    const unitsBig = pow2 ? 1n << BigInt(exp) : 10n ** BigInt(exp);
     const nsPerUnit = !pow2 && exp <= 9 ? 10 ** (9 - exp) : 0;
     const tsResolution = pow2 ? `2^-${exp}` : exp === 3 ? 'ms' : exp === 6 ? 'us' : exp === 9 ? 'ns' : `1e-${exp}`;
     const info = this.info;
