@@ -43,8 +43,3 @@ export function toHex(bytes: Uint8Array): string {
   for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]! >> 4]! + HEX[bytes[i]! & 15]!;
   return s;
 }
-
-/** Index of `byte` in `bytes` from `from`, or -1. */
-export function indexOfByte(bytes: Uint8Array, byte: number, from = 0): number {
-  return bytes.indexOf(byte, from);
-}
