@@ -1,0 +1,121 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { addressParser } from 'postal-mime';
+import { parseAddressList } from './address-list.js';
+import { buildMessageHeaders, parseHeaderFields, parseReceived, parseRfc5322Date } from './headers.js';
+import { Base64Decoder, QuotedPrintableDecoder, type BodyDecoder, type ByteSink } from './transfer-decoders.js';
+
+interface PmAddress {
+  name: string;
+  address?: string;
+  group?: PmAddress[];
+}
+const flat = (list: PmAddress[]): { name: string; address: string }[] =>
+  list.flatMap((a) => (a.group ? flat(a.group) : [{ name: a.name, address: a.address ?? '' }]));
+
+describe('address lists', () => {
+  const cases = [
+    '"Martin, Alice" <alice@example.com>, bob@example.com',
+    'Team: a@example.com, "B" <b@example.com>;, c@example.com',
+    'undisclosed-recipients:;',
+    'a@example.com (Alice Comment)',
+    '=?utf-8?B?SsO8cmdlbg==?= <j@example.de>',
+    'Bob Smith bob@example.com',
+    '<only@angle.example>',
+    'broken <a@b.example',
+    '"quoted \\"inner\\" name" <q@example.com>',
+    'no-address-here',
+  ];
+  for (const c of cases) {
+    it(`agrees with postal-mime: ${c}`, () => {
+      assert.deepEqual(parseAddressList(c), flat(addressParser(c) as PmAddress[]));
+    });
+  }
+});
+
+describe('header fields', () => {
+  it('unfolds, keeps names as written, skips lines without colon', () => {
+    const { fields, badLines } = parseHeaderFields('Subject: a\r\n b\r\n\tc\r\nX-Odd:v\r\nnot a header\r\n');
+    assert.deepEqual(fields, [
+      { name: 'Subject', value: 'a b\tc' },
+      { name: 'X-Odd', value: 'v' },
+    ]);
+    assert.equal(badLines, 1);
+  });
+
+  it('parses dates leniently to UTC', () => {
+    assert.equal(parseRfc5322Date('Mon, 14 Oct 2024 09:12:33 +0200'), '2024-10-14T07:12:33.000Z');
+    assert.equal(parseRfc5322Date('14 Oct 24 09:12 EST'), '2024-10-14T14:12:00.000Z');
+    assert.equal(parseRfc5322Date('Sat, 28 Nov 2026 04:47:20 +0000 (UTC)'), '2026-11-28T04:47:20.000Z');
+    assert.equal(parseRfc5322Date('garbage'), null);
+  });
+
+  it('parses Received hops', () => {
+    const h = parseReceived(
+      'from bulk.spam.example (unknown [127.66.0.5])\tby mail.example-corp.com (Postfix) with ESMTP id D99FB16822D\tfor <no.such.user@branch.example-corp.com>; Sat, 28 Nov 2026 04:47:20 +0000 (UTC)',
+    );
+    assert.equal(h.from, 'bulk.spam.example');
+    assert.equal(h.ip, '127.66.0.5');
+    assert.equal(h.by, 'mail.example-corp.com');
+    assert.equal(h.with, 'ESMTP');
+    assert.equal(h.id, 'D99FB16822D');
+    assert.equal(h.for, 'no.such.user@branch.example-corp.com');
+    assert.equal(h.date, 'Sat, 28 Nov 2026 04:47:20 +0000 (UTC)');
+    assert.equal(parseReceived('from x ([IPv6:2001:db8::1]) by y; Mon, 1 Jan 2024 00:00:00 +0000').ip, '2001:db8::1');
+  });
+
+  it('fills MessageHeaders', () => {
+    const { fields } = parseHeaderFields(
+      'Return-Path: <>\r\nReceived: from a by b; Mon, 1 Jan 2024 00:00:00 +0000\r\nReceived: from c by d\r\n' +
+        'X-Originating-IP: [10.1.2.3]\r\nReferences: <a@x> <b@x>\r\nIn-Reply-To: <b@x>\r\nSubject: =?utf-8?Q?caf=C3=A9?=\r\n' +
+        'Authentication-Results: mx; spf=fail\r\n',
+    );
+    const h = buildMessageHeaders(fields);
+    assert.equal(h.return_path, '');
+    assert.equal(h.received.length, 2);
+    assert.equal(h.received[1]!.by, 'd');
+    assert.equal(h.x_originating_ip, '10.1.2.3');
+    assert.deepEqual(h.references, ['<a@x>', '<b@x>']);
+    assert.equal(h.in_reply_to, '<b@x>');
+    assert.equal(h.subject, 'café');
+    assert.deepEqual(h.authentication_results, ['mx; spf=fail']);
+    assert.equal(h.all.find((f) => f.name === 'Subject')!.value, 'café');
+  });
+});
+
+function decodeAll(make: (s: ByteSink) => BodyDecoder, input: Buffer, splits: number[]): { out: Buffer; invalid: number } {
+  const parts: Buffer[] = [];
+  const d = make({ push: (b) => parts.push(Buffer.from(b)) });
+  let p = 0;
+  for (const s of [...splits, input.length]) {
+    d.write(input, p, s);
+    p = s;
+  }
+  d.finish(true);
+  return { out: Buffer.concat(parts), invalid: d.invalid };
+}
+
+describe('transfer decoders', () => {
+  it('base64: same bytes for any split, whitespace and padding per line', () => {
+    const raw = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 31 + 7) & 255));
+    const enc = Buffer.from(raw.toString('base64').replace(/.{76}/g, '$&\r\n'));
+    for (const splits of [[], [1], [2, 3, 77, 78, 79], Array.from({ length: 200 }, (_, i) => i * 17 + 5)]) {
+      const r = decodeAll((s) => new Base64Decoder(s), enc, splits);
+      assert.deepEqual(r.out, raw);
+      assert.equal(r.invalid, 0);
+    }
+    const padded = Buffer.from('QQ==\r\nQkM=\r\n');
+    assert.equal(decodeAll((s) => new Base64Decoder(s), padded, [5]).out.toString(), 'ABC');
+    const bad = decodeAll((s) => new Base64Decoder(s), Buffer.from('QU*JD\r\n RE VG\t\r\n'), [3]);
+    assert.equal(bad.out.toString(), 'ABCDEF');
+    assert.equal(bad.invalid, 1);
+  });
+
+  it('quoted-printable: soft breaks, lowercase hex, invalid sequences kept, any split', () => {
+    const input = Buffer.from('caf=e9 =3D=\r\nnext =ZZ =4\r\nend=\r\n');
+    const expected = Buffer.concat([Buffer.from('caf'), Buffer.from([0xe9]), Buffer.from(' =next =ZZ =4\nend')]);
+    for (let cut = 0; cut <= input.length; cut++) {
+      assert.deepEqual(decodeAll((s) => new QuotedPrintableDecoder(s), input, [cut]).out, expected, `cut ${cut}`);
+    }
+  });
+});

@@ -1,0 +1,173 @@
+import { createHash, type Hash } from 'node:crypto';
+import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
+import { MailsleuthError } from '../core/errors.js';
+import { buildMessageHeaders } from './headers.js';
+import type { MessageBuilderOptions, MessageBuildResult } from './message-builder-types.js';
+import { MimeSplitter } from './mime-splitter.js';
+
+/** Growth step of the in-memory .eml buffer. */
+const SPOOL_INITIAL = 64 * 1024;
+
+/**
+ * Writes the verbatim .eml to `${path}.tmp`: keeps up to `maxInMemory` bytes in memory, then
+ * writes them in one large block (sync fs writes); renamed to `path` at finish().
+ */
+class EmlSpool {
+  private readonly path: string;
+  private readonly tmp: string;
+  private readonly cap: number;
+  private fd = -1;
+  private buf: Buffer | null = null;
+  private len = 0;
+
+  constructor(path: string, maxInMemory: number) {
+    this.path = path;
+    this.tmp = `${path}.tmp`;
+    this.cap = Math.max(0, Math.floor(Math.min(maxInMemory, 0x3fffffff)));
+  }
+
+  write(bytes: Uint8Array): void {
+    if (this.len + bytes.length > this.cap) {
+      this.flush();
+      if (bytes.length > this.cap) {
+        this.writeAll(bytes);
+        return;
+      }
+    }
+    if (!this.buf || this.buf.length < this.len + bytes.length) {
+      let size = this.buf ? this.buf.length * 2 : Math.min(SPOOL_INITIAL, this.cap);
+      while (size < this.len + bytes.length) size *= 2;
+      const grown = Buffer.allocUnsafe(Math.min(size, this.cap));
+      if (this.buf) this.buf.copy(grown, 0, 0, this.len);
+      this.buf = grown;
+    }
+    this.buf.set(bytes, this.len);
+    this.len += bytes.length;
+  }
+
+  private open(): void {
+    if (this.fd >= 0) return;
+    try {
+      this.fd = openSync(this.tmp, 'w');
+    } catch (err) {
+      throw new MailsleuthError('OUTPUT_UNWRITABLE', `cannot create ${this.tmp}`, { cause: err });
+    }
+  }
+
+  private flush(): void {
+    if (this.len > 0 && this.buf) this.writeAll(this.buf.subarray(0, this.len));
+    this.len = 0;
+  }
+
+  private writeAll(bytes: Uint8Array): void {
+    this.open();
+    try {
+      let off = 0;
+      while (off < bytes.length) off += writeSync(this.fd, bytes, off, bytes.length - off);
+    } catch (err) {
+      throw new MailsleuthError('OUTPUT_UNWRITABLE', `cannot write ${this.tmp}`, { cause: err });
+    }
+  }
+
+  finish(): void {
+    this.open();
+    this.flush();
+    this.buf = null;
+    try {
+      closeSync(this.fd);
+      this.fd = -1;
+      renameSync(this.tmp, this.path);
+    } catch (err) {
+      throw new MailsleuthError('OUTPUT_UNWRITABLE', `cannot store ${this.path}`, { cause: err });
+    }
+  }
+}
+
+/**
+ * Rebuilds one message from its raw bytes (already dot-unstuffed / de-framed by the protocol
+ * layer), streaming: hashes and counts them, spools the verbatim .eml, splits the MIME structure,
+ * decodes and stores attachments, and describes the message at end().
+ *
+ * Bytes past `maxMessageBytes` are not stored or hashed; they count as missing
+ * (`message_too_large`, partial). A gap inserts nothing into the .eml: the message becomes partial
+ * and the MIME splitter resynchronises (the part in progress is marked partial).
+ */
+export class MessageBuilder {
+  private readonly opts: MessageBuilderOptions;
+  private readonly hash: Hash = createHash('sha256');
+  private readonly spool: EmlSpool | null;
+  private readonly splitter: MimeSplitter;
+  private readonly anomalies: string[] = [];
+  private size = 0;
+  private missing = 0;
+  private partial = false;
+  private tooLarge = false;
+  private result: MessageBuildResult | null = null;
+
+  constructor(opts: MessageBuilderOptions) {
+    this.opts = opts;
+    this.spool = opts.emlPath === null ? null : new EmlSpool(opts.emlPath, opts.limits.maxInMemoryMessageBytes);
+    this.splitter = new MimeSplitter({
+      limits: opts.limits,
+      attachmentsDir: opts.attachmentsDir,
+      onAnomaly: (code) => this.anomaly(code),
+    });
+  }
+
+  private anomaly(code: string): void {
+    if (!this.anomalies.includes(code)) this.anomalies.push(code);
+  }
+
+  /** The next message bytes. Borrowed: copied or consumed during the call. */
+  write(bytes: Uint8Array): void {
+    if (this.result || bytes.length === 0) return;
+    const room = this.opts.limits.maxMessageBytes - this.size;
+    let part = bytes;
+    if (bytes.length > room) {
+      const keep = Math.max(0, room);
+      this.missing += bytes.length - keep;
+      this.partial = true;
+      if (!this.tooLarge) {
+        this.tooLarge = true;
+        this.anomaly('message_too_large');
+      }
+      if (keep === 0) return;
+      part = bytes.subarray(0, keep);
+    }
+    this.size += part.length;
+    this.hash.update(part);
+    if (this.spool) this.spool.write(part);
+    this.splitter.write(part);
+  }
+
+  /** `length` bytes of the message are missing here (nothing is inserted). */
+  gap(length: number): void {
+    if (this.result) return;
+    this.partial = true;
+    if (length > 0 && Number.isFinite(length)) this.missing += length;
+    if (!this.tooLarge) this.splitter.gap();
+  }
+
+  /**
+   * Ends the message. `complete` is false when the transfer did not finish (connection lost,
+   * terminator never seen). Renames the .eml into place and returns the description.
+   */
+  end(complete: boolean): MessageBuildResult {
+    if (this.result) return this.result;
+    if (!complete) this.partial = true;
+    const split = this.splitter.end(!complete || this.tooLarge);
+    if (this.partial) this.anomaly('message_partial');
+    if (this.spool) this.spool.finish();
+    this.result = {
+      size: this.size,
+      sha256: this.hash.digest('hex'),
+      partial: this.partial,
+      missing_bytes: this.missing,
+      headers: buildMessageHeaders(split.headers),
+      parts: split.parts,
+      attachments: split.attachments,
+      anomalies: this.anomalies,
+    };
+    return this.result;
+  }
+}

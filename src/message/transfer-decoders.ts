@@ -1,0 +1,461 @@
+/**
+ * Streaming Content-Transfer-Encoding decoders (RFC 2045 section 6). Each takes raw body bytes in
+ * arbitrary runs and pushes decoded bytes to a {@link ByteSink}. Bytes given to `write` are
+ * borrowed; bytes pushed to the sink are borrowed too (a shared scratch buffer), so sinks must
+ * consume them during the call (hash update, copy into a file buffer).
+ *
+ * Line handling follows postal-mime (the reference parser our tests compare with): the
+ * line-oriented encodings (7bit, 8bit, quoted-printable) end every body line, including the last
+ * line before the delimiter, with a bare LF; trailing CRs of a line are dropped. `binary` keeps the
+ * exact bytes, without the CRLF that belongs to the delimiter (RFC 2046 section 5.1.1).
+ */
+
+/** Receives decoded bytes (borrowed: consume during the call). */
+export interface ByteSink {
+  push(bytes: Uint8Array): void;
+}
+
+/** A streaming body decoder. */
+export interface BodyDecoder {
+  /** Raw (encoded) body bytes buf[start, end), borrowed. */
+  write(buf: Uint8Array, start: number, end: number): void;
+  /** Bytes of the body are missing here: resynchronise. */
+  gap(): void;
+  /**
+   * The body ended: at a delimiter line (`atDelimiter`, the last line terminator belongs to the
+   * delimiter) or at the end of the message.
+   */
+  finish(atDelimiter: boolean): void;
+  /** Count of input bytes that could not be decoded (base64: characters outside the alphabet). */
+  readonly invalid: number;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+const EQ = 0x3d;
+
+const SCRATCH_SIZE = 64 * 1024;
+/** Shared output staging: flushed before every write() returns (the core is synchronous). */
+const scratch = Buffer.allocUnsafe(SCRATCH_SIZE);
+const b64Chars = Buffer.allocUnsafe(SCRATCH_SIZE);
+const b64Out = Buffer.allocUnsafe((SCRATCH_SIZE / 4) * 3 + 3);
+/** Largest run given to the fast base64 path at once (its output fits b64Out). */
+const FAST_RUN = 32 * 1024;
+
+/** 1: base64 alphabet, 2: '=', 0: whitespace, -1: anything else. */
+const B64_CLASS = new Int8Array(256).fill(-1);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/') B64_CLASS[c.charCodeAt(0)] = 1;
+B64_CLASS[EQ] = 2;
+B64_CLASS[0x20] = 0;
+B64_CLASS[0x09] = 0;
+B64_CLASS[CR] = 0;
+B64_CLASS[LF] = 0;
+
+/** Hex digit value, -1 when not a hex digit (lowercase tolerated). */
+const HEX = new Int8Array(256).fill(-1);
+for (let i = 0; i < 10; i++) HEX[0x30 + i] = i;
+for (let i = 0; i < 6; i++) {
+  HEX[0x41 + i] = 10 + i;
+  HEX[0x61 + i] = 10 + i;
+}
+
+/**
+ * base64 (RFC 2045 section 6.8), decoded by Node's native decoder over 4-character aligned runs.
+ * Whitespace is skipped; other characters outside the alphabet are skipped and counted. As in
+ * postal-mime, '=' closes a unit: the characters before it are decoded on their own and the next
+ * characters start a new 4-aligned unit (some mailers pad every line).
+ */
+export class Base64Decoder implements BodyDecoder {
+  invalid = 0;
+  private readonly sink: ByteSink;
+  /** Characters carried over (fewer than 4, not yet aligned). */
+  private readonly carry = new Uint8Array(4);
+  private carryLen = 0;
+  /** After a gap, skip to the next line: the rest of the current line is misaligned. */
+  private skipLine = false;
+
+  constructor(sink: ByteSink) {
+    this.sink = sink;
+  }
+
+  write(buf: Uint8Array, start: number, end: number): void {
+    let i = start;
+    if (this.skipLine) {
+      const lf = buf.indexOf(LF, start);
+      if (lf < 0 || lf >= end) return;
+      this.skipLine = false;
+      i = lf + 1;
+    }
+    const isBuf = Buffer.isBuffer(buf);
+    while (i < end) {
+      const stop = Math.min(end, i + FAST_RUN);
+      if (!isBuf || !this.fast(buf, i, stop)) this.slow(buf, i, stop);
+      i = stop;
+    }
+  }
+
+  /**
+   * Fast path for clean runs (alphabet characters and CRLF / LF only, no '='): Node decodes the
+   * run directly (it skips line breaks); the count of decoded bytes proves the run was clean,
+   * otherwise nothing is emitted and the slow path redoes the run. Keeps 4-character alignment
+   * by carrying the last 1-3 characters.
+   */
+  private fast(buf: Buffer, s: number, e: number): boolean {
+    const eq = buf.indexOf(EQ, s);
+    if (eq >= 0 && eq < e) return false;
+    let ws = 0;
+    let k = buf.indexOf(LF, s);
+    while (k >= 0 && k < e) {
+      ws++;
+      if (k > s && buf[k - 1] === CR) ws++;
+      k = buf.indexOf(LF, k + 1);
+    }
+    const c = this.carryLen + (e - s) - ws;
+    const rem = c & 3;
+    let p = e;
+    let r = rem;
+    while (r > 0 && p > s) {
+      p--;
+      const ch = buf[p];
+      if (ch !== CR && ch !== LF) r--;
+    }
+    if (r > 0) return false;
+    let str = buf.toString('latin1', s, p);
+    if (this.carryLen > 0) str = String.fromCharCode(...this.carry.subarray(0, this.carryLen)) + str;
+    const expected = ((c - rem) >> 2) * 3;
+    const written = expected > 0 ? b64Out.write(str, 0, 'base64') : 0;
+    if (written !== expected) return false;
+    // The carried characters are checked by the next decode (or the slow path at finish).
+    for (let q = p; q < e; q++) {
+      const ch = buf[q]!;
+      if (ch !== CR && ch !== LF && B64_CLASS[ch] !== 1) return false;
+    }
+    let n = 0;
+    for (let q = p; q < e; q++) {
+      const ch = buf[q]!;
+      if (ch !== CR && ch !== LF) this.carry[n++] = ch;
+    }
+    this.carryLen = n;
+    if (written > 0) this.sink.push(b64Out.subarray(0, written));
+    return true;
+  }
+
+  /** Per-byte path: skips whitespace, counts invalid characters, honours '=' unit ends. */
+  private slow(buf: Uint8Array, start: number, end: number): void {
+    const chars = b64Chars;
+    let n = this.carryLen;
+    for (let k = 0; k < n; k++) chars[k] = this.carry[k]!;
+    const limit = SCRATCH_SIZE - 4;
+    for (let i = start; i < end; i++) {
+      const c = buf[i]!;
+      const t = B64_CLASS[c]!;
+      if (t === 1) {
+        chars[n++] = c;
+        if (n >= limit) {
+          const aligned = n & ~3;
+          this.decode(aligned);
+          for (let k = aligned; k < n; k++) chars[k - aligned] = chars[k]!;
+          n -= aligned;
+        }
+      } else if (t === 2) {
+        // '=' ends a unit (padding): decode what is pending on its own.
+        if (n > 0) {
+          this.decode(n);
+          n = 0;
+        }
+      } else if (t < 0) {
+        this.invalid++;
+      }
+    }
+    const aligned = n & ~3;
+    if (aligned > 0) this.decode(aligned);
+    this.carryLen = n - aligned;
+    for (let k = 0; k < this.carryLen; k++) this.carry[k] = chars[aligned + k]!;
+  }
+
+  /** Decodes b64Chars[0, n). A trailing group of 1 character carries no byte (dropped). */
+  private decode(n: number): void {
+    if ((n & 3) === 1) n--;
+    if (n <= 0) return;
+    const written = b64Out.write(b64Chars.toString('latin1', 0, n), 0, 'base64');
+    if (written > 0) this.sink.push(b64Out.subarray(0, written));
+  }
+
+  gap(): void {
+    this.carryLen = 0;
+    this.skipLine = true;
+  }
+
+  finish(): void {
+    if (this.carryLen > 0) {
+      for (let k = 0; k < this.carryLen; k++) b64Chars[k] = this.carry[k]!;
+      this.decode(this.carryLen);
+      this.carryLen = 0;
+    }
+  }
+}
+
+const QP_NORMAL = 0;
+/** Seen '='. */
+const QP_EQ = 1;
+/** Seen '=' and one hex digit (in qpHex). */
+const QP_EQ1 = 2;
+/** Seen '=' followed by CRs (qpCrs of them). */
+const QP_EQ_CR = 3;
+
+/**
+ * quoted-printable (RFC 2045 section 6.7), hand-written state machine. Soft line breaks ("=" at
+ * the end of a line, trailing CRs ignored) are removed, "=XX" with upper- or lowercase hex is
+ * decoded, invalid sequences are kept literally, hard line breaks become LF.
+ */
+export class QuotedPrintableDecoder implements BodyDecoder {
+  readonly invalid = 0;
+  private readonly sink: ByteSink;
+  private state = QP_NORMAL;
+  private hex = 0;
+  private crs = 0;
+  /** CRs seen in a row that may still turn out to end the line. */
+  private pendingCr = 0;
+  /** Bytes seen since the last LF (the last line is unterminated). */
+  private midLine = false;
+  private out = 0;
+
+  constructor(sink: ByteSink) {
+    this.sink = sink;
+  }
+
+  private emit(b: number): void {
+    if (this.out >= SCRATCH_SIZE) this.flush();
+    scratch[this.out++] = b;
+  }
+
+  private emitCrs(n: number): void {
+    for (let k = 0; k < n; k++) this.emit(CR);
+  }
+
+  private flush(): void {
+    if (this.out > 0) {
+      this.sink.push(scratch.subarray(0, this.out));
+      this.out = 0;
+    }
+  }
+
+  write(buf: Uint8Array, start: number, end: number): void {
+    for (let i = start; i < end; i++) {
+      const c = buf[i]!;
+      this.midLine = c !== LF;
+      this.step(c);
+    }
+    this.flush();
+  }
+
+  private step(c: number): void {
+    switch (this.state) {
+      case QP_NORMAL:
+        if (c === LF) {
+          this.pendingCr = 0;
+          this.emit(LF);
+        } else if (c === CR) {
+          this.pendingCr++;
+        } else {
+          if (this.pendingCr > 0) {
+            this.emitCrs(this.pendingCr);
+            this.pendingCr = 0;
+          }
+          if (c === EQ) this.state = QP_EQ;
+          else this.emit(c);
+        }
+        return;
+      case QP_EQ:
+        if (HEX[c]! >= 0) {
+          this.hex = c;
+          this.state = QP_EQ1;
+        } else if (c === CR) {
+          this.crs = 1;
+          this.state = QP_EQ_CR;
+        } else if (c === LF) {
+          this.state = QP_NORMAL; // soft line break
+        } else if (c === EQ) {
+          this.emit(EQ);
+        } else {
+          this.emit(EQ);
+          this.state = QP_NORMAL;
+          this.step(c);
+        }
+        return;
+      case QP_EQ1: {
+        const lo = HEX[c]!;
+        if (lo >= 0) {
+          this.emit((HEX[this.hex]! << 4) | lo);
+          this.state = QP_NORMAL;
+        } else {
+          this.emit(EQ);
+          this.emit(this.hex);
+          this.state = QP_NORMAL;
+          this.step(c);
+        }
+        return;
+      }
+      default: // QP_EQ_CR
+        if (c === CR) {
+          this.crs++;
+        } else if (c === LF) {
+          this.state = QP_NORMAL; // soft line break with CRLF
+        } else {
+          this.emit(EQ);
+          this.emitCrs(this.crs);
+          this.state = QP_NORMAL;
+          this.step(c);
+        }
+    }
+  }
+
+  gap(): void {
+    this.state = QP_NORMAL;
+    this.pendingCr = 0;
+  }
+
+  finish(): void {
+    // An unterminated last line is still a line (postal-mime semantics).
+    if (this.midLine) {
+      if (this.state === QP_EQ1) {
+        this.emit(EQ);
+        this.emit(this.hex);
+        this.emit(LF);
+      } else if (this.state === QP_NORMAL) {
+        this.emit(LF);
+      } // QP_EQ / QP_EQ_CR: a soft break ends the body
+    }
+    this.state = QP_NORMAL;
+    this.pendingCr = 0;
+    this.midLine = false;
+    this.flush();
+  }
+}
+
+/**
+ * 7bit / 8bit (and unknown encodings): bytes pass through, each line ends with LF, trailing CRs
+ * of a line are dropped, an unterminated last line gets its LF.
+ */
+export class LineDecoder implements BodyDecoder {
+  readonly invalid = 0;
+  private readonly sink: ByteSink;
+  private pendingCr = 0;
+  private midLine = false;
+  private out = 0;
+
+  constructor(sink: ByteSink) {
+    this.sink = sink;
+  }
+
+  private put(buf: Uint8Array, s: number, e: number): void {
+    while (s < e) {
+      if (this.out >= SCRATCH_SIZE) this.flush();
+      const n = Math.min(e - s, SCRATCH_SIZE - this.out);
+      scratch.set(buf.subarray(s, s + n), this.out);
+      this.out += n;
+      s += n;
+    }
+  }
+
+  private putCrs(): void {
+    for (let k = 0; k < this.pendingCr; k++) {
+      if (this.out >= SCRATCH_SIZE) this.flush();
+      scratch[this.out++] = CR;
+    }
+    this.pendingCr = 0;
+  }
+
+  private flush(): void {
+    if (this.out > 0) {
+      this.sink.push(scratch.subarray(0, this.out));
+      this.out = 0;
+    }
+  }
+
+  write(buf: Uint8Array, start: number, end: number): void {
+    let s = start;
+    while (s < end) {
+      let lf = buf.indexOf(LF, s);
+      const hasLf = lf >= 0 && lf < end;
+      if (!hasLf) lf = end;
+      let t = lf;
+      while (t > s && buf[t - 1] === CR) t--;
+      if (t > s) {
+        this.putCrs();
+        this.put(buf, s, t);
+      }
+      if (hasLf) {
+        this.pendingCr = 0;
+        if (this.out >= SCRATCH_SIZE) this.flush();
+        scratch[this.out++] = LF;
+        this.midLine = false;
+        s = lf + 1;
+      } else {
+        this.pendingCr += lf - t;
+        this.midLine = true;
+        s = end;
+      }
+    }
+    this.flush();
+  }
+
+  gap(): void {
+    this.pendingCr = 0;
+  }
+
+  finish(): void {
+    if (this.midLine) {
+      this.pendingCr = 0;
+      scratch[0] = LF;
+      this.sink.push(scratch.subarray(0, 1));
+      this.midLine = false;
+    }
+  }
+}
+
+/** `binary`: exact bytes; the last line terminator before a delimiter is withheld and dropped. */
+export class BinaryDecoder implements BodyDecoder {
+  readonly invalid = 0;
+  private readonly sink: ByteSink;
+  /** Withheld tail: 0 none, else a line terminator candidate (CR, LF or CRLF). */
+  private held = new Uint8Array(2);
+  private heldLen = 0;
+
+  constructor(sink: ByteSink) {
+    this.sink = sink;
+  }
+
+  write(buf: Uint8Array, start: number, end: number): void {
+    if (end <= start) return;
+    // Combine a held CR with a leading LF.
+    if (this.heldLen === 1 && this.held[0] === CR && buf[start] === LF) {
+      this.held[1] = LF;
+      this.heldLen = 2;
+      start++;
+      if (start >= end) return;
+    }
+    if (this.heldLen > 0) {
+      this.sink.push(this.held.subarray(0, this.heldLen));
+      this.heldLen = 0;
+    }
+    let e = end;
+    if (buf[e - 1] === LF) {
+      e--;
+      if (e > start && buf[e - 1] === CR) e--;
+    } else if (buf[e - 1] === CR) {
+      e--;
+    }
+    for (let k = e; k < end; k++) this.held[this.heldLen++] = buf[k]!;
+    if (e > start) this.sink.push(buf.subarray(start, e));
+  }
+
+  gap(): void {
+    // Keep held bytes: they were received.
+  }
+
+  finish(atDelimiter: boolean): void {
+    if (!atDelimiter && this.heldLen > 0) this.sink.push(this.held.subarray(0, this.heldLen));
+    this.heldLen = 0;
+  }
+}
