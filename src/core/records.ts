@@ -272,4 +272,6 @@ export interface SmtpSessionFacts {
   xclient: string[];
   unknown_commands: string[];
   quit: boolean;
+  /** Bytes per side after STARTTLS was accepted (counted, not parsed); absent without STARTTLS. */
+  encrypted_bytes?: { client: number; server: number };
 }

@@ -50,6 +50,8 @@ export class DotUnstuffer {
   #pos: Pos = Pos.LineStart;
   /** In Mid: the last byte consumed was CR. */
   #lastCr = false;
+  /** In Mid: the previous chunk ended with a bare LF (for the "\n." anomaly across chunks). */
+  #bareLfEnd = false;
   #wire = 0;
   #reported = false;
 
@@ -61,6 +63,7 @@ export class DotUnstuffer {
   begin(): void {
     this.#pos = Pos.LineStart;
     this.#lastCr = false;
+    this.#bareLfEnd = false;
     this.#wire = 0;
     this.#reported = false;
   }
@@ -81,6 +84,7 @@ export class DotUnstuffer {
     this.#wire += length;
     this.#pos = Pos.Mid;
     this.#lastCr = false;
+    this.#bareLfEnd = false;
   }
 
   /**
@@ -135,6 +139,10 @@ export class DotUnstuffer {
           break;
         default: {
           // Mid: jump to the next "\n." candidate.
+          if (this.#bareLfEnd) {
+            this.#bareLfEnd = false;
+            if (buf[i] === DOT) this.#report('"." after a bare LF', at);
+          }
           const j = buf.indexOf(LF_DOT, i);
           if (j < 0) {
             // No line start with a dot here; remember whether the chunk ends at a line start.
@@ -142,7 +150,10 @@ export class DotUnstuffer {
             if (last === LF) {
               const prevCr = n - 2 >= i ? buf[n - 2] === CR : this.#lastCr;
               if (prevCr) this.#pos = Pos.LineStart;
-              else this.#lastCr = false;
+              else {
+                this.#lastCr = false;
+                this.#bareLfEnd = true;
+              }
             } else {
               this.#lastCr = last === CR;
             }
