@@ -17,7 +17,7 @@ export class JsonlFile {
 
   constructor(path: string) {
     this.path = path;
-    this.#fd = openSync(path, 'w');
+    this.#fd = openSync(path, 'w+');
   }
 
   get lines(): number {
