@@ -1,0 +1,54 @@
+import type { Timestamp } from '../core/types.js';
+import { HalfStream } from './half-stream.js';
+import type { ReassemblyContext } from './reassembly-context.js';
+import type { ConnectionInfo, StreamHandler } from './stream-handler.js';
+
+/**
+ * One tracked TCP connection: its handler, its two directions, and its place in the
+ * connection table's recency lists (intrusive links, so touching it allocates nothing).
+ */
+export class Connection {
+  readonly key: string;
+  readonly info: ConnectionInfo;
+  readonly handler: StreamHandler;
+  /** Client endpoint, to tell the direction of a packet with two comparisons. */
+  readonly clientIp: string;
+  readonly clientPort: number;
+  readonly client: HalfStream;
+  readonly server: HalfStream;
+  /** The handler asked to stop receiving payload (`StreamHandler.ignored`). */
+  ignored = false;
+  /** onClose was called. A closed connection stays in the table until timeWaitSeconds pass. */
+  closed = false;
+  /** `tcp_midstream_start` is still to be reported (on the first payload). */
+  midstreamPending: boolean;
+  /** `tcp_data_after_close` was reported. */
+  afterCloseReported = false;
+  lastTs: Timestamp;
+  lastFrame: number;
+  /** Recency list links (owned by ConnectionTable). */
+  prev: Connection | null = null;
+  next: Connection | null = null;
+
+  constructor(key: string, info: ConnectionInfo, handler: StreamHandler, ctx: ReassemblyContext) {
+    this.key = key;
+    this.info = info;
+    this.handler = handler;
+    this.clientIp = info.client.ip;
+    this.clientPort = info.client.port;
+    this.client = new HalfStream('client', this, ctx);
+    this.server = new HalfStream('server', this, ctx);
+    this.midstreamPending = !info.sawHandshake;
+    this.lastTs = info.start.ts;
+    this.lastFrame = info.start.frame;
+    if (handler.ignored === true) this.ignored = true;
+  }
+
+  /** The handler set `ignored`: drop all payload state now; only FIN/RST/idle are tracked after. */
+  markIgnored(): void {
+    if (this.ignored) return;
+    this.ignored = true;
+    this.client.release();
+    this.server.release();
+  }
+}
