@@ -18,9 +18,21 @@ export const CASE_FILES = {
   messages: 'messages.jsonl',
   credentials: 'credentials.jsonl',
   anomalies: 'anomalies.jsonl',
+  sieveScripts: 'sieve_scripts.jsonl',
+  mailboxEvents: 'mailbox_events.jsonl',
+  clients: 'clients.jsonl',
   messagesDir: 'messages',
   attachmentsDir: 'attachments',
+  artifactsDir: 'artifacts',
 } as const;
+
+/** Extra record streams (see ExtraStream in protocols/analyzer.ts) and their files. */
+export const EXTRA_STREAM_FILES = {
+  sieve_scripts: CASE_FILES.sieveScripts,
+  mailbox_events: CASE_FILES.mailboxEvents,
+  clients: CASE_FILES.clients,
+} as const;
+export type ExtraStreamName = keyof typeof EXTRA_STREAM_FILES;
 
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
@@ -31,6 +43,10 @@ export interface RecordSink {
   message(r: MessageRecord): void;
   credential(r: CredentialRecord): void;
   anomaly(r: AnomalyRecord): void;
+  /** A record of an extra stream (sieve_scripts, mailbox_events, clients). */
+  extra(stream: ExtraStreamName, r: object): void;
+  /** Saves bytes verbatim as artifacts/<sha256>; returns the case-relative path, or null when files are not written. */
+  saveArtifact(sha256: string, bytes: Uint8Array): string | null;
   /** Absolute path for a message's .eml, or null when files are not written. */
   emlPath(messageId: string): string | null;
   /** Absolute folder for decoded attachments, or null. */
@@ -48,6 +64,8 @@ export class CaseWriter implements RecordSink {
   #messages: JsonlFile;
   #credentials: JsonlFile;
   #anomalies: JsonlFile;
+  #extra = new Map<ExtraStreamName, JsonlFile>();
+  #artifactsDir: string;
   #messagesDir: string;
   #attachmentsDir: string;
 
@@ -67,6 +85,7 @@ export class CaseWriter implements RecordSink {
       mkdirSync(this.dir, { recursive: true });
       this.#messagesDir = join(this.dir, CASE_FILES.messagesDir);
       this.#attachmentsDir = join(this.dir, CASE_FILES.attachmentsDir);
+      this.#artifactsDir = join(this.dir, CASE_FILES.artifactsDir);
       mkdirSync(this.#messagesDir, { recursive: true });
       mkdirSync(this.#attachmentsDir, { recursive: true });
       this.#sessions = new JsonlFile(join(this.dir, CASE_FILES.sessions));
@@ -96,6 +115,23 @@ export class CaseWriter implements RecordSink {
     this.#anomalies.write(withHash(r));
   }
 
+  extra(stream: ExtraStreamName, r: object): void {
+    let f = this.#extra.get(stream);
+    if (!f) {
+      f = new JsonlFile(join(this.dir, EXTRA_STREAM_FILES[stream]));
+      this.#extra.set(stream, f);
+    }
+    f.write(withHash(r));
+  }
+
+  saveArtifact(sha256: string, bytes: Uint8Array): string {
+    if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error('artifact name must be a sha256');
+    mkdirSync(this.#artifactsDir, { recursive: true });
+    const p = this.#inside(this.#artifactsDir, sha256);
+    if (!existsSync(p)) writeFileSync(p, bytes);
+    return `${CASE_FILES.artifactsDir}/${sha256}`;
+  }
+
   emlPath(messageId: string): string {
     return this.#inside(this.#messagesDir, `${messageId}.eml`);
   }
@@ -114,7 +150,7 @@ export class CaseWriter implements RecordSink {
 
   /** Flushes every stream, patches the capture hash in, writes summary.json. */
   close(captureSha256: string | undefined, summary: object): void {
-    for (const f of [this.#sessions, this.#transcript, this.#messages, this.#credentials, this.#anomalies]) {
+    for (const f of [this.#sessions, this.#transcript, this.#messages, this.#credentials, this.#anomalies, ...this.#extra.values()]) {
       f.close(captureSha256);
     }
     writeFileSync(join(this.dir, CASE_FILES.summary), JSON.stringify(summary, null, 2) + '\n');

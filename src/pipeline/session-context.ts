@@ -3,9 +3,11 @@ import { isoTime } from '../core/types.js';
 import type { Limits } from '../core/limits.js';
 import type { EndpointRecord, ProtocolName } from '../core/records.js';
 import type { ConnectionInfo } from '../reassembly/stream-handler.js';
+import { createHash } from 'node:crypto';
 import type {
   AnalyzerContext,
   CredentialInput,
+  ExtraStream,
   MessageOpen,
   MessageSink,
   TranscriptInput,
@@ -123,6 +125,24 @@ export class SessionContext implements AnalyzerContext {
 
   anomaly(code: string, detail: string | undefined, at: At): void {
     this.#anomaly(code, detail, at, this.conn.id);
+  }
+
+  saveArtifact(bytes: Uint8Array): { sha256: string; path: string | null } {
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    return { sha256, path: this.#sink.saveArtifact(sha256, bytes) };
+  }
+
+  extraRecord(stream: ExtraStream, record: Record<string, unknown>, first: At, last: At): void {
+    this.#sink.extra(stream, {
+      session_id: this.sessionId,
+      conn_id: this.conn.id,
+      protocol: this.protocol,
+      ...record,
+      frame_first: first.frame,
+      frame_last: last.frame,
+      ts_first: isoTime(first.ts),
+      ts_last: isoTime(last.ts),
+    });
   }
 
   openMessage(open: MessageOpen): MessageSink {

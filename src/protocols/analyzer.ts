@@ -66,7 +66,21 @@ export interface AnalyzerContext {
   readonly cleartext: boolean;
   /** Marks the rest of the session encrypted from the given point on (STARTTLS accepted). */
   markEncrypted(at: At): void;
+  /**
+   * Saves a file artifact verbatim (e.g. an uploaded Sieve script) under `artifacts/<sha256>`
+   * in the case folder. Returns its hash and case-relative path (path null when no files are written).
+   * Bytes are borrowed.
+   */
+  saveArtifact(bytes: Uint8Array): { sha256: string; path: string | null };
+  /**
+   * Writes a structured record to an extra record stream of the case folder
+   * (`sieve_scripts` → sieve_scripts.jsonl). Provenance fields are added by the context.
+   */
+  extraRecord(stream: ExtraStream, record: Record<string, unknown>, first: At, last: At): void;
 }
+
+/** Extra record streams an analyzer may write (each becomes `<name>.jsonl`). */
+export type ExtraStream = 'sieve_scripts' | 'mailbox_events';
 
 /** Protocol-specific session facts, written into SessionRecord under the protocol's key. */
 export type SessionFacts = Record<string, unknown>;

@@ -5,6 +5,7 @@ import type { Limits } from '../../src/core/limits.js';
 import type {
   AnalyzerContext,
   CredentialInput,
+  ExtraStream,
   MessageOpen,
   MessageSink,
   ProtocolAnalyzer,
@@ -60,6 +61,9 @@ export class FakeContext implements AnalyzerContext {
   readonly credentials: { entry: CredentialInput; first: At; last: At }[] = [];
   readonly anomalies: { code: string; detail: string | undefined; at: At }[] = [];
   readonly messages: FakeMessage[] = [];
+  /** Artifacts saved (copies) and extra records written. */
+  readonly artifacts: { sha256: string; bytes: Buffer }[] = [];
+  readonly extras: { stream: ExtraStream; record: Record<string, unknown>; first: At; last: At }[] = [];
 
   constructor(opts: FakeContextOptions = {}) {
     const id = opts.connId ?? 'C1';
@@ -88,6 +92,17 @@ export class FakeContext implements AnalyzerContext {
 
   anomaly(code: string, detail: string | undefined, at: At): void {
     this.anomalies.push({ code, detail, at });
+  }
+
+  saveArtifact(bytes: Uint8Array): { sha256: string; path: string | null } {
+    const copy = Buffer.from(bytes);
+    const h = sha256(copy);
+    this.artifacts.push({ sha256: h, bytes: copy });
+    return { sha256: h, path: `artifacts/${h}` };
+  }
+
+  extraRecord(stream: ExtraStream, record: Record<string, unknown>, first: At, last: At): void {
+    this.extras.push({ stream, record, first, last });
   }
 
   markEncrypted(at: At): void {

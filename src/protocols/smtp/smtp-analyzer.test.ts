@@ -703,6 +703,8 @@ test('DATA path throughput through the analyzer (measured, reported)', () => {
     anomaly() {},
     openMessage: () => sink,
     markEncrypted() {},
+    saveArtifact: () => ({ sha256: '', path: null }),
+    extraRecord() {},
   };
   const a = new SmtpAnalyzer(ctx);
   const at: At = { frame: 2, ts: { sec: 0, nsec: 0 } };
