@@ -1,4 +1,5 @@
 import type { ProtocolName } from '../core/records.js';
+import { ClientIdentities } from './client-identities.js';
 
 /** Small running totals for summary.json and the terminal summary. Bounded: lists are capped. */
 export interface Aggregates {
@@ -20,6 +21,8 @@ export interface Aggregates {
   clientNames: { name: string; source: string; client_ip: string; first_frame: number }[];
   /** First N messages, for people. */
   messageList: { id: string; from: string; to: string; subject: string; size: number; attachments: number; partial: boolean; frame: number }[];
+  /** Per client address: names, IMAP ID, user agents, accounts. */
+  clients: ClientIdentities;
   sessionList: { id: string; protocol: ProtocolName; client: string; server: string; transport: string; frames: string; note: string }[];
 }
 
@@ -43,6 +46,7 @@ export function newAggregates(): Aggregates {
     clientNames: [],
     messageList: [],
     sessionList: [],
+    clients: new ClientIdentities(),
   };
 }
 

@@ -5,7 +5,7 @@ import type { Anomaly, AnomalyCodeInfo } from '../core/anomaly.js';
 import type { Limits } from '../core/limits.js';
 import { resolveLimits } from '../core/limits.js';
 import type { AnomalyRecord } from '../core/records.js';
-import { openCapture } from '../capture/open-capture.js';
+import { openCaptureBatches } from '../capture/open-capture.js';
 import { linkTypeName } from '../capture/link-types.js';
 import { PacketDecoder } from '../decode/packet-decoder.js';
 import { TcpReassembler } from '../reassembly/tcp-reassembler.js';
@@ -133,7 +133,7 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
   const pipelineAnomaly = (code: string, detail: string | undefined, at: At | undefined, connId: string | undefined): void =>
     report({ code, detail, at, connId });
 
-  const source = await openCapture(input, { report, maxRecordBytes: limits.maxRecordBytes });
+  const source = await openCaptureBatches(input, { report, maxRecordBytes: limits.maxRecordBytes });
   const decoder = new PacketDecoder({ report, limits });
   const factory = new ConnectionHandlerFactory({
     protocols: PROTOCOLS,
@@ -151,31 +151,37 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
   let nextProgress = Date.now() + 100;
   const totalBytes = source.info.fileBytes > 0 && !source.info.gzip ? source.info.fileBytes : null;
 
-  for await (const frame of source) {
-    frames++;
-    if (firstTs === null) firstTs = frame.ts;
-    if (lastTs === null || compareTs(frame.ts, lastTs) > 0) lastTs = frame.ts;
-    const r = decoder.decode(frame);
-    if (r.kind === 'tcp') {
-      reassembler.add(r.packet);
+  for await (const batch of source) {
+    for (let i = 0; i < batch.length; i++) {
+      const frame = batch[i];
+      frames++;
+      if (firstTs === null) firstTs = frame.ts;
+      if (lastTs === null || compareTs(frame.ts, lastTs) > 0) lastTs = frame.ts;
+      const r = decoder.decode(frame);
+      if (r.kind === 'tcp') reassembler.add(r.packet);
+      if ((frames & 4095) === 0) decoder.flushExpired(frame.ts);
     }
-    if ((frames & 4095) === 0) {
-      reassembler.advanceTime(frame.ts);
-      decoder.flushExpired(frame.ts);
-      if (options.onProgress && Date.now() >= nextProgress) {
-        nextProgress = Date.now() + 100;
-        options.onProgress({
-          frames,
-          bytes: source.info.bytesRead,
-          totalBytes,
-          sessions: Object.values(aggregates.sessions).reduce((a, b) => a + b, 0),
-          messages: aggregates.messages,
-        });
-      }
+    if (batch.length > 0) {
+      const last = batch[batch.length - 1];
+      lastAt = { frame: last.index, ts: last.ts };
+      reassembler.advanceTime(last.ts);
     }
-    lastAt = { frame: frame.index, ts: frame.ts };
+    if (options.onProgress && Date.now() >= nextProgress) {
+      nextProgress = Date.now() + 100;
+      options.onProgress({
+        frames,
+        bytes: source.info.bytesRead,
+        totalBytes,
+        sessions: Object.values(aggregates.sessions).reduce((a, b) => a + b, 0),
+        messages: aggregates.messages,
+      });
+    }
   }
   reassembler.flushAll(lastAt);
+  for (const c of aggregates.clients.records()) sink.extra('clients', c);
+  if (aggregates.clients.dropped > 0) {
+    report({ code: 'clients_limit', detail: `${aggregates.clients.dropped} sessions from clients beyond the tracked maximum were not attributed` });
+  }
 
   const info = source.info;
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;

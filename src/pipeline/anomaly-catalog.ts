@@ -9,6 +9,7 @@ import { SASL_ANOMALIES } from '../protocols/sasl/anomaly-codes.js';
 /** Codes raised by the pipeline itself. */
 export const PIPELINE_ANOMALIES: readonly AnomalyCodeInfo[] = [
   { code: 'internal_error', severity: 'error', description: 'An analyzer failed on this connection; the rest of the capture was still analysed. Please report it with the capture.' },
+  { code: 'clients_limit', severity: 'warning', description: 'More distinct client addresses than the tracked maximum (100,000); later ones are not in clients.jsonl.' },
   { code: 'transcript_limit', severity: 'warning', description: 'A session had more transcript entries than maxTranscriptEntriesPerSession; the rest were counted, not written.' },
 ];
 

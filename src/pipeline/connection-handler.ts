@@ -210,6 +210,8 @@ export class ConnectionHandler implements StreamHandler {
       ...(summary?.facts ?? {}),
     };
     collectClientNames(rec, agg);
+    agg.clients.session(rec.client.ip, rec.protocol, rec.conn_id, `${rec.server.ip}:${rec.server.port}`,
+      { frame: rec.frame_first, ts: this.conn.start.ts }, this.#last, summary?.facts ?? {});
     pushCapped(agg.sessionList, {
       id: rec.session_id,
       protocol: rec.protocol,
@@ -239,13 +241,21 @@ function concatSide(list: Buffered[], side: Side): Uint8Array {
 }
 
 function collectClientNames(rec: SessionRecord, agg: Aggregates): void {
-  const smtp = rec.smtp;
-  if (smtp) {
-    for (const name of smtp.helo_names) {
-      if (!agg.clientNames.some((c) => c.name === name && c.client_ip === rec.client.ip)) {
-        pushCapped(agg.clientNames, { name, source: smtp.helo_command ?? 'HELO', client_ip: rec.client.ip, first_frame: rec.frame_first });
-      }
+  const add = (name: string, source: string): void => {
+    if (!agg.clientNames.some((c) => c.name === name && c.client_ip === rec.client.ip && c.source === source)) {
+      pushCapped(agg.clientNames, { name, source, client_ip: rec.client.ip, first_frame: rec.frame_first });
     }
+  };
+  const smtp = rec.smtp;
+  if (smtp) for (const name of smtp.helo_names) add(name, smtp.helo_command ?? 'HELO');
+  const imap = rec.imap as { client_id?: Record<string, string> | null } | undefined;
+  if (imap?.client_id) {
+    const id = imap.client_id;
+    const text = ['name', 'version', 'os', 'os-version', 'vendor']
+      .map((k) => id[k] ?? id[k.toUpperCase()])
+      .filter(Boolean)
+      .join(' ');
+    if (text) add(text, 'IMAP ID');
   }
 }
 

@@ -107,6 +107,9 @@ export class PipelineMessageSink implements MessageSink {
     this.#agg.messageBytes += r.size;
     this.#agg.attachments += r.attachments.length;
     const h = r.headers;
+    if (this.#open.transport === 'smtp-data' || this.#open.transport === 'smtp-bdat' || this.#open.transport === 'imap-append') {
+      this.#agg.clients.userAgent(ctx.client.ip, h.x_mailer ?? h.user_agent, this.#open.at);
+    }
     pushCapped(this.#agg.messageList, {
       id: this.id,
       from: h.from.map((a) => a.address || a.name).join(', '),

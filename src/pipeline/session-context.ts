@@ -98,6 +98,7 @@ export class SessionContext implements AnalyzerContext {
     this.#agg.credentials++;
     if (entry.outcome === 'success') this.#agg.credentialsSuccess++;
     else if (entry.outcome === 'failure') this.#agg.credentialsFailure++;
+    this.#agg.clients.account(this.client.ip, this.protocol, entry.username, entry.mechanism, entry.outcome, first);
     pushCapped(this.#agg.credentialList, {
       protocol: this.protocol,
       mechanism: entry.mechanism,
