@@ -1,0 +1,99 @@
+// The command line as a user meets it: exit codes, one-line errors, stdin, gzip, --json.
+// Runs the compiled CLI (npm test builds first).
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { fixture, repoRoot } from '../helpers/paths.js';
+
+const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+const PCAP = fixture('pcaps', 'demo-smtp.pcap');
+const skip = existsSync(CLI) ? false : 'the CLI is not built (run npm run build)';
+
+function run(args: string[], input?: Buffer) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { input, encoding: 'utf8', maxBuffer: 1 << 26 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function messages(dir: string): string[] {
+  return readFileSync(join(dir, 'messages.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).sha256);
+}
+
+test('CLI: analyze a file, from stdin, and gzip on stdin: same messages; --json prints summary.json', { skip }, () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'ms-cli-'));
+  try {
+    const a = run(['analyze', PCAP, '-o', join(tmp, 'a')]);
+    assert.equal(a.code, 0, a.err);
+    assert.match(a.out, /DESKTOP-7QK2J9M/);
+    assert.match(a.out, /Summer2024!/);
+    const b = run(['analyze', '-', '-o', join(tmp, 'b'), '--json'], readFileSync(PCAP));
+    assert.equal(b.code, 0, b.err);
+    const summary = JSON.parse(b.out);
+    assert.equal(summary.input.path, '(stdin)');
+    assert.equal(summary.counts.messages, 1);
+    const c = run(['analyze', '-', '-o', join(tmp, 'c'), '-q'], gzipSync(readFileSync(PCAP)));
+    assert.equal(c.code, 0, c.err);
+    assert.equal(c.out, '');
+    assert.deepEqual(messages(join(tmp, 'b')), messages(join(tmp, 'a')));
+    assert.deepEqual(messages(join(tmp, 'c')), messages(join(tmp, 'a')));
+    const sc = JSON.parse(readFileSync(join(tmp, 'c', 'summary.json'), 'utf8'));
+    assert.equal(sc.input.gzip, true);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('CLI: a file that is not a capture exits 1 with one line naming what was expected', { skip }, () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'ms-cli-'));
+  try {
+    const f = join(tmp, 'notes.txt');
+    writeFileSync(f, 'hello, this is not a capture\n');
+    const r = run(['analyze', f, '-o', join(tmp, 'x')]);
+    assert.equal(r.code, 1);
+    const lines = r.err.trim().split('\n');
+    assert.equal(lines.length, 1, r.err);
+    assert.match(lines[0], /^mailsleuth: .*pcap.*pcapng/);
+    assert.doesNotMatch(r.err, /at .*\.js:\d+/, 'no stack trace');
+    const missing = run(['analyze', join(tmp, 'nope.pcap'), '-o', join(tmp, 'y')]);
+    assert.equal(missing.code, 1);
+    assert.equal(missing.err.trim().split('\n').length, 1, missing.err);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('CLI: refuses a non-empty output folder (exit 3) unless --force; usage errors exit 2', { skip }, () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'ms-cli-'));
+  try {
+    writeFileSync(join(tmp, 'evidence.txt'), 'keep me');
+    const r = run(['analyze', PCAP, '-o', tmp]);
+    assert.equal(r.code, 3);
+    assert.match(r.err, /--force/);
+    assert.equal(readFileSync(join(tmp, 'evidence.txt'), 'utf8'), 'keep me');
+    assert.equal(run(['analyze', PCAP, '-o', tmp, '--force', '-q']).code, 0);
+    assert.equal(run(['analyze']).code, 2);
+    assert.equal(run(['analyze', PCAP, '--limit', 'noSuchLimit=3']).code, 2);
+    assert.equal(run(['--help']).code, 0);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('CLI: a truncated capture still yields what precedes the cut, with a named anomaly', { skip }, () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'ms-cli-'));
+  try {
+    const bytes = readFileSync(PCAP);
+    const cut = join(tmp, 'cut.pcap');
+    writeFileSync(cut, bytes.subarray(0, bytes.length - 7));
+    const r = run(['analyze', cut, '-o', join(tmp, 'o'), '--json']);
+    assert.ok(r.code === 0 || r.code === 4, `exit ${r.code}: ${r.err}`);
+    const s = JSON.parse(r.out);
+    assert.ok(s.anomalies_by_code.capture_truncated_record, JSON.stringify(s.anomalies_by_code));
+    assert.equal(s.counts.messages, 1);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
