@@ -58,6 +58,11 @@ export const CAPTURE_ANOMALIES: readonly AnomalyCodeInfo[] = Object.freeze([
     description: 'A pcapng Decryption Secrets Block was dropped because limits.maxDecryptionSecretsBytes was reached.',
   },
   {
+    code: 'capture_too_many_interfaces',
+    severity: 'warning',
+    description: 'limits.maxCaptureInterfaces pcapng interfaces reached; further IDBs are ignored (their packets then report capture_unknown_interface). Reported once.',
+  },
+  {
     code: 'capture_gzip_error',
     severity: 'error',
     description: 'The gzip stream is corrupt or truncated; frames decompressed before the error are kept and reading stops.',

@@ -45,4 +45,8 @@ export interface OpenCaptureOptions {
   maxRecordBytes?: number;
   /** Default DEFAULT_LIMITS.maxDecryptionSecretsBytes. */
   maxDecryptionSecretsBytes?: number;
+  /** Default DEFAULT_LIMITS.maxCaptureInterfaces. */
+  maxCaptureInterfaces?: number;
+  /** Files at least this large are hashed on a worker thread (default 64 MiB; Infinity: never). */
+  workerHashMinBytes?: number;
 }

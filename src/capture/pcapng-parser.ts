@@ -48,6 +48,7 @@ export class PcapngParser extends ChunkedRecordParser {
   private ifaces: Iface[] = [];
   private lastTs: Timestamp = ZERO_TS;
   private secretsBytes = 0;
+  private tooManyReported = false;
 
   constructor(info: CaptureInfo, opts: RecordParserOptions) {
     super(info, opts, 12);
@@ -330,6 +331,16 @@ export class PcapngParser extends ChunkedRecordParser {
     const tsResolution = pow2 ? `2^-${exp}` : exp === 3 ? 'ms' : exp === 6 ? 'us' : exp === 9 ? 'ns' : `1e-${exp}`;
     const info = this.info;
     const globalId = info.interfaces.length;
+    if (globalId >= this.opts.maxCaptureInterfaces) {
+      if (!this.tooManyReported) {
+        this.tooManyReported = true;
+        this.opts.report({
+          code: 'capture_too_many_interfaces',
+          detail: `more than ${this.opts.maxCaptureInterfaces} interfaces (offset ${this.recordOffset}); further IDBs ignored`,
+        });
+      }
+      return;
+    }
     this.ifaces.push({ globalId, linkType, snaplen, units, nsPerUnit, unitsBig, offsetSec, snaplenWarned: false });
     info.interfaces.push(name === undefined ? { linkType, snaplen, tsResolution } : { linkType, snaplen, tsResolution, name });
     if (!info.linkTypes.includes(linkType)) info.linkTypes.push(linkType);
@@ -355,7 +366,9 @@ export class PcapngParser extends ChunkedRecordParser {
       return;
     }
     this.secretsBytes += len;
-    this.info.decryptionSecrets.push({ type, data: buf.slice(off + 16, off + 16 + len) });
+    const data = new Uint8Array(len);
+    data.set(buf.subarray(off + 16, off + 16 + len));
+    this.info.decryptionSecrets.push({ type, data });
   }
 
   private unknownInterface(ifid: number): void {

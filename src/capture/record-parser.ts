@@ -27,6 +27,7 @@ export interface RecordParserOptions {
   report: AnomalyReporter;
   maxRecordBytes: number;
   maxDecryptionSecretsBytes: number;
+  maxCaptureInterfaces: number;
 }
 
 /** Creates the empty CaptureInfo filled by a parser. */
@@ -98,7 +99,7 @@ export abstract class ChunkedRecordParser implements RecordParser {
       off = this.feedCarry(chunk, onFrame);
       if (off < 0 || this.stopped) {
         this.base += len;
-        this.info.bytesRead = this.base;
+        if (!this.stopped) this.info.bytesRead = this.base;
         return;
       }
     }
@@ -115,12 +116,18 @@ export abstract class ChunkedRecordParser implements RecordParser {
     }
     if (!this.stopped && off < len) this.saveTail(chunk, off, len);
     this.base = base + len;
-    this.info.bytesRead = this.base;
+    if (!this.stopped) this.info.bytesRead = this.base;
   }
 
   end(): void {
     if (this.stopped) return;
     if (this.carryLen > 0) {
+      if (this.carryNeed === 0 && this.carryLen >= this.headerBytes) {
+        this.recordOffset = this.carryStart;
+        const total = this.measure(this.carry, this.carryView, 0);
+        if (total < 0) return; // the partial record's header is itself corrupt (reported)
+        this.carryNeed = total;
+      }
       const need = this.carryNeed > 0 ? `${this.carryNeed} bytes` : `at least ${this.headerBytes} bytes`;
       this.opts.report({
         code: this.truncatedCode(),
@@ -136,6 +143,7 @@ export abstract class ChunkedRecordParser implements RecordParser {
   protected stop(code: string, detail: string): void {
     this.opts.report({ code, detail: `${detail} (offset ${this.recordOffset}, after frame ${this.info.frames})` });
     this.info.stoppedAtOffset = this.recordOffset;
+    this.info.bytesRead = this.recordOffset;
     this.stopped = true;
     this.carryLen = 0;
   }

@@ -11,6 +11,8 @@ export interface Limits {
   maxRecordBytes: number;
   /** Bytes of pcapng Decryption Secrets Block bodies kept (all blocks). Past it: `capture_secrets_dropped`. */
   maxDecryptionSecretsBytes: number;
+  /** pcapng interfaces (IDBs) kept over all sections. Past it further IDBs are ignored: `capture_too_many_interfaces`. */
+  maxCaptureInterfaces: number;
   // #endregion
 
   // #region decode
@@ -55,6 +57,8 @@ export interface Limits {
   maxRecipients: number;
   /** Commands waiting for replies (pipelining queue): `smtp_pipeline_overflow`. */
   maxPendingCommands: number;
+  /** Bytes inflated from one compressed chunk (IMAP COMPRESS=DEFLATE). Past it the rest of that direction is counted, not parsed: `imap_compress_bomb`. */
+  maxInflateBytesPerChunk: number;
   // #endregion
 
   // #region message
@@ -79,6 +83,7 @@ export interface Limits {
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxRecordBytes: 256 * 1024 * 1024,
   maxDecryptionSecretsBytes: 16 * 1024 * 1024,
+  maxCaptureInterfaces: 65536,
 
   maxFragmentBytes: 16 * 1024 * 1024,
   fragmentTimeoutSeconds: 60,
@@ -96,6 +101,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxTranscriptEntriesPerSession: 100_000,
   maxRecipients: 10_000,
   maxPendingCommands: 1000,
+  maxInflateBytesPerChunk: 16 * 1024 * 1024,
 
   maxMessageBytes: 256 * 1024 * 1024,
   maxInMemoryMessageBytes: 8 * 1024 * 1024,
