@@ -5,6 +5,8 @@ import { REASSEMBLY_ANOMALIES } from '../reassembly/anomaly-codes.js';
 import { MESSAGE_ANOMALIES } from '../message/anomaly-codes.js';
 import { SMTP_ANOMALIES } from '../protocols/smtp/anomaly-codes.js';
 import { SASL_ANOMALIES } from '../protocols/sasl/anomaly-codes.js';
+import { SIEVE_ANOMALIES } from '../protocols/sieve/anomaly-codes.js';
+import { POP3_ANOMALIES } from '../protocols/pop3/anomaly-codes.js';
 
 /** Codes raised by the pipeline itself. */
 export const PIPELINE_ANOMALIES: readonly AnomalyCodeInfo[] = [
@@ -20,6 +22,8 @@ export const ANOMALY_CATALOG: readonly { layer: string; codes: readonly AnomalyC
   { layer: 'reassembly', codes: REASSEMBLY_ANOMALIES },
   { layer: 'smtp', codes: SMTP_ANOMALIES },
   { layer: 'sasl', codes: SASL_ANOMALIES },
+  { layer: 'sieve', codes: SIEVE_ANOMALIES },
+  { layer: 'pop3', codes: POP3_ANOMALIES },
   { layer: 'message', codes: MESSAGE_ANOMALIES },
   { layer: 'pipeline', codes: PIPELINE_ANOMALIES },
 ];
