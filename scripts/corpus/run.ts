@@ -1,0 +1,92 @@
+/**
+ * Runs analyze() on corpus captures into throw-away case folders and compares the result with
+ * the corpus expectations. Shared by `npm run corpus` (scripts/corpus.ts) and the node:test
+ * suite (test/corpus/smtp-corpus.test.ts).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { analyze as analyzeImpl } from '../../src/pipeline/analyze.js';
+import { compareLab, comparePublic, type CheckResult } from './compare.js';
+import { loadCaseFolder, loadLabCorpus, loadPublicCorpus, type CaseData, type LabCapture, type PublicCapture } from './loaders.js';
+
+/**
+ * The pipeline entry point (src/pipeline/analyze.ts). Loaded lazily so that a pipeline that
+ * fails to load is reported as a failure of each capture instead of breaking the harness.
+ */
+export type AnalyzeFn = typeof analyzeImpl;
+
+let analyzeFn: AnalyzeFn | null = null;
+
+/** Loads analyze() from src/pipeline/analyze(.ts|.js), relative to this file (works from dist/ too). */
+export async function loadAnalyze(): Promise<AnalyzeFn> {
+  if (analyzeFn) return analyzeFn;
+  const spec = '../../src/pipeline/analyze.js';
+  const mod = (await import(spec)) as { analyze?: AnalyzeFn };
+  if (typeof mod.analyze !== 'function') throw new Error('src/pipeline/analyze.js exports no analyze()');
+  analyzeFn = mod.analyze;
+  return analyzeFn;
+}
+
+/** The captures the corpus run covers. */
+export interface CorpusSelection {
+  /** Public captures that carry SMTP (see isSmtpCapture). */
+  publicSmtp: PublicCapture[];
+  /** Public captures without SMTP (POP3/IMAP/TLS-only/DNS): listed as skipped, not analysed. */
+  publicOther: PublicCapture[];
+  lab: LabCapture[];
+}
+
+/** Reads the corpus under `<sharedDir>/corpus`. */
+export function selectCorpus(sharedDir: string): CorpusSelection {
+  const pub = loadPublicCorpus(join(sharedDir, 'corpus', 'public'));
+  return {
+    publicSmtp: pub.filter((c) => c.smtp),
+    publicOther: pub.filter((c) => !c.smtp),
+    lab: loadLabCorpus(join(sharedDir, 'corpus', 'lab')),
+  };
+}
+
+/** Runs analyze() on one capture into a temporary case folder, loads it, and removes the folder. */
+export async function analyzeToCase(file: string): Promise<CaseData> {
+  const analyze = await loadAnalyze();
+  const dir = mkdtempSync(join(tmpdir(), 'mailsleuth-corpus-'));
+  try {
+    await analyze(file, { outDir: dir });
+    return loadCaseFolder(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function failure(capture: string, err: unknown): CheckResult {
+  const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return { capture, check: 'analyze', status: 'mismatch', expected: 'analyze() completes', got: msg, reason: 'analyze() threw' };
+}
+
+/** All checks of one public capture (an analyze() failure is one mismatch). */
+export async function runPublicCapture(c: PublicCapture): Promise<CheckResult[]> {
+  let data: CaseData;
+  try {
+    data = await analyzeToCase(c.file);
+  } catch (err) {
+    return [failure(c.id, err)];
+  }
+  return comparePublic(c, data);
+}
+
+/** All checks of one lab capture. */
+export async function runLabCapture(c: LabCapture): Promise<CheckResult[]> {
+  let data: CaseData;
+  try {
+    data = await analyzeToCase(c.file);
+  } catch (err) {
+    return [failure(c.id, err)];
+  }
+  return compareLab(c, data);
+}
+
+/** True when a lab capture has at least one SMTP session in its truth. */
+export function labHasSmtp(c: LabCapture): boolean {
+  return c.truths.some((t) => (t.sessions ?? []).some((s) => s.protocol === 'smtp'));
+}
