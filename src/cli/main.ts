@@ -26,6 +26,10 @@ function parseLimit(value: string, previous: Partial<Limits> = {}): Partial<Limi
   return { ...previous, [m[1]]: Number(m[2]) };
 }
 
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 function defaultOutDir(capture: string): string {
   if (capture === '-') return 'mailsleuth-case';
   const base = basename(capture).replace(/\.(pcapng|pcap|cap|gz)$/gi, '').replace(/\.(pcapng|pcap|cap)$/i, '');
@@ -60,20 +64,30 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print summary.json to stdout instead of the human summary')
     .option('-f, --force', 'write into an output folder that exists and is not empty')
     .option('-q, --quiet', 'print nothing on success (the case folder is still written)')
+    .option('--keylog <file>', 'TLS key log (SSLKEYLOGFILE / NSS format) to decrypt STARTTLS and implicit TLS (repeatable)', collect, [])
+    .option('--rsa-key <file>', "server's RSA private key (PEM) for TLS 1.2 RSA key exchange (repeatable)", collect, [])
     .option('--limit <name=value>', 'override a resource limit (repeatable), e.g. --limit maxMessageBytes=1048576', parseLimit)
     .addHelpText(
       'after',
       `
 Examples:
   mailsleuth analyze capture.pcap -o case/
+  mailsleuth analyze starttls.pcapng --keylog sslkeys.log -o case/
   cat capture.pcap.gz | mailsleuth analyze - -o case/
   tcpdump -i eth0 -w - 'tcp port 25 or tcp port 587' | mailsleuth analyze - -o case/
 ${EXIT_HELP}`,
     )
-    .action(async (capture: string, opts: { out?: string; json?: boolean; force?: boolean; quiet?: boolean; limit?: Partial<Limits> }) => {
+    .action(async (capture: string, opts: { out?: string; json?: boolean; force?: boolean; quiet?: boolean; limit?: Partial<Limits>; keylog: string[]; rsaKey: string[] }) => {
       const outDir = opts.out ?? defaultOutDir(capture);
       const progress = opts.quiet ? undefined : progressPrinter();
-      const summary = await analyze(capture, { outDir, overwrite: opts.force, limits: opts.limit, onProgress: progress });
+      const summary = await analyze(capture, {
+        outDir,
+        overwrite: opts.force,
+        limits: opts.limit,
+        onProgress: progress,
+        keyLogFiles: opts.keylog,
+        rsaKeyFiles: opts.rsaKey,
+      });
       if (progress) process.stderr.write('\r\x1b[K');
       if (opts.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
       else if (!opts.quiet) process.stdout.write(renderTerminalSummary(summary, { color: Boolean(process.stdout.isTTY), outDir }));

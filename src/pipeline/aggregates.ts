@@ -6,6 +6,7 @@ export interface Aggregates {
   connections: number;
   sessions: Record<string, number>;
   sessionsEncrypted: number;
+  sessionsDecrypted: number;
   transcriptEntries: number;
   messages: number;
   messagesPartial: number;
@@ -33,6 +34,7 @@ export function newAggregates(): Aggregates {
     connections: 0,
     sessions: {},
     sessionsEncrypted: 0,
+    sessionsDecrypted: 0,
     transcriptEntries: 0,
     messages: 0,
     messagesPartial: 0,

@@ -18,6 +18,9 @@ import type { Aggregates } from './aggregates.js';
 import { newAggregates } from './aggregates.js';
 import { ConnectionHandlerFactory } from './connection-handler.js';
 import { anomalyInfo } from './anomaly-catalog.js';
+import { readFileSync } from 'node:fs';
+import { MailsleuthError } from '../core/errors.js';
+import { TlsKeyStore } from '../tls/key-store.js';
 
 const require = createRequire(import.meta.url);
 
@@ -51,6 +54,10 @@ export interface AnalyzeOptions {
   /** Overwrite a non-empty outDir. */
   overwrite?: boolean;
   limits?: Partial<Limits>;
+  /** NSS key log files (SSLKEYLOGFILE format) for TLS decryption. */
+  keyLogFiles?: readonly string[];
+  /** PEM RSA private keys of servers (TLS 1.2 RSA key exchange). */
+  rsaKeyFiles?: readonly string[];
   /** Called about every 100 ms of work with running totals. */
   onProgress?: (p: ProgressInfo) => void;
 }
@@ -78,6 +85,7 @@ export interface CaseSummary {
     connections: number;
     sessions: Record<string, number>;
     sessions_encrypted: number;
+    sessions_decrypted: number;
     transcript_entries: number;
     messages: number;
     messages_partial: number;
@@ -109,6 +117,7 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
   const started = new Date();
   const t0 = process.hrtime.bigint();
   const limits = resolveLimits(options.limits);
+  const keys = loadKeys(options);
   const aggregates = newAggregates();
   const memory = options.outDir === null ? new MemorySink() : null;
   const writer = options.outDir === null ? null : new CaseWriter(options.outDir, { overwrite: options.overwrite });
@@ -141,6 +150,7 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
     sink,
     aggregates,
     anomaly: pipelineAnomaly,
+    keys,
   });
   const reassembler = new TcpReassembler({ factory, limits, report, serverPorts: serverPorts() });
 
@@ -151,7 +161,14 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
   let nextProgress = Date.now() + 100;
   const totalBytes = source.info.fileBytes > 0 && !source.info.gzip ? source.info.fileBytes : null;
 
+  let secretsSeen = 0;
   for await (const batch of source) {
+    // pcapng Decryption Secrets Blocks precede the packets they serve.
+    const dsb = source.info.decryptionSecrets;
+    while (dsb && secretsSeen < dsb.length) {
+      const d = dsb[secretsSeen++];
+      keys.addDecryptionSecretsBlock(d.type, d.data);
+    }
     for (let i = 0; i < batch.length; i++) {
       const frame = batch[i];
       frames++;
@@ -212,6 +229,7 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
       connections: aggregates.connections,
       sessions: aggregates.sessions,
       sessions_encrypted: aggregates.sessionsEncrypted,
+      sessions_decrypted: aggregates.sessionsDecrypted,
       transcript_entries: aggregates.transcriptEntries,
       messages: aggregates.messages,
       messages_partial: aggregates.messagesPartial,
@@ -243,4 +261,28 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
     summary.records = memory.records;
   }
   return summary;
+}
+
+/** Builds the TLS key store from --keylog / --rsa-key files. Unreadable files are usage errors. */
+function loadKeys(options: AnalyzeOptions): TlsKeyStore {
+  const keys = new TlsKeyStore();
+  for (const f of options.keyLogFiles ?? []) {
+    let text: string;
+    try {
+      text = readFileSync(f, 'latin1');
+    } catch (e) {
+      throw new MailsleuthError('USAGE', `cannot read key log file ${f}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    keys.addKeyLog(text, f);
+  }
+  for (const f of options.rsaKeyFiles ?? []) {
+    let pem: string;
+    try {
+      pem = readFileSync(f, 'latin1');
+    } catch (e) {
+      throw new MailsleuthError('USAGE', `cannot read RSA key file ${f}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    keys.addRsaPrivateKeyPem(pem, f);
+  }
+  return keys;
 }

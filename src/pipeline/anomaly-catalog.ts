@@ -4,6 +4,7 @@ import { DECODE_ANOMALIES } from '../decode/anomaly-codes.js';
 import { REASSEMBLY_ANOMALIES } from '../reassembly/anomaly-codes.js';
 import { MESSAGE_ANOMALIES } from '../message/anomaly-codes.js';
 import { SMTP_ANOMALIES } from '../protocols/smtp/anomaly-codes.js';
+import { IMAP_ANOMALIES } from '../protocols/imap/anomaly-codes.js';
 import { SASL_ANOMALIES } from '../protocols/sasl/anomaly-codes.js';
 import { SIEVE_ANOMALIES } from '../protocols/sieve/anomaly-codes.js';
 import { POP3_ANOMALIES } from '../protocols/pop3/anomaly-codes.js';
@@ -12,6 +13,7 @@ import { POP3_ANOMALIES } from '../protocols/pop3/anomaly-codes.js';
 export const PIPELINE_ANOMALIES: readonly AnomalyCodeInfo[] = [
   { code: 'internal_error', severity: 'error', description: 'An analyzer failed on this connection; the rest of the capture was still analysed. Please report it with the capture.' },
   { code: 'clients_limit', severity: 'warning', description: 'More distinct client addresses than the tracked maximum (100,000); later ones are not in clients.jsonl.' },
+  { code: 'proxy_tunnel', severity: 'info', description: 'A proxy handshake (SOCKS5, SOCKS4 or HTTP CONNECT) preceded the mail protocol in this connection; the detail names the target.' },
   { code: 'transcript_limit', severity: 'warning', description: 'A session had more transcript entries than maxTranscriptEntriesPerSession; the rest were counted, not written.' },
 ];
 
@@ -24,6 +26,7 @@ export const ANOMALY_CATALOG: readonly { layer: string; codes: readonly AnomalyC
   { layer: 'sasl', codes: SASL_ANOMALIES },
   { layer: 'sieve', codes: SIEVE_ANOMALIES },
   { layer: 'pop3', codes: POP3_ANOMALIES },
+  { layer: 'imap', codes: IMAP_ANOMALIES },
   { layer: 'message', codes: MESSAGE_ANOMALIES },
   { layer: 'pipeline', codes: PIPELINE_ANOMALIES },
 ];

@@ -4,7 +4,8 @@ import type { Limits } from '../core/limits.js';
 import type { SessionRecord } from '../core/records.js';
 import type { CloseReason, ConnectionInfo, StreamHandler, StreamHandlerFactory } from '../reassembly/stream-handler.js';
 import type { ProtocolAnalyzer, ProtocolSpec } from '../protocols/analyzer.js';
-import { EncryptedSession } from '../protocols/encrypted-session.js';
+import type { TlsKeyStore } from '../tls/key-store.js';
+import { proxyPreambleLength } from './proxy-preamble.js';
 import type { RecordSink } from '../output/case-writer.js';
 import type { Aggregates } from './aggregates.js';
 import { pushCapped } from './aggregates.js';
@@ -17,6 +18,7 @@ interface Shared {
   sink: RecordSink;
   aggregates: Aggregates;
   anomaly: PipelineAnomaly;
+  keys: TlsKeyStore;
 }
 
 type Buffered = { side: Side; bytes: Uint8Array | null; gap: number; at: At };
@@ -42,6 +44,10 @@ export class ConnectionHandler implements StreamHandler {
   #gaps = 0;
   #gapBytes = 0;
   #failed = false;
+  /** Implicit TLS port: every byte goes to the TLS layer; plaintext (with a key) to the analyzer. */
+  #implicitTls = false;
+  /** Bytes of a proxy preamble (SOCKS5, HTTP CONNECT) still to skip per side before the protocol starts. */
+  #skip = { client: 0, server: 0 };
 
   constructor(conn: ConnectionInfo, shared: Shared) {
     this.conn = conn;
@@ -71,11 +77,15 @@ export class ConnectionHandler implements StreamHandler {
       sink: s.sink,
       aggregates: s.aggregates,
       anomaly: s.anomaly,
+      keys: s.keys,
     });
     this.#ctx = ctx;
     this.#identifiedBy = by;
+    this.#implicitTls = encrypted;
     try {
-      this.#analyzer = encrypted ? new EncryptedSession(spec.name, ctx) : spec.create(ctx);
+      this.#analyzer = spec.create(ctx);
+      ctx.attach(this.#analyzer, encrypted);
+      if (encrypted) ctx.markEncrypted(this.conn.start);
     } catch (e) {
       this.#fail(e, this.conn.start);
     }
@@ -86,7 +96,14 @@ export class ConnectionHandler implements StreamHandler {
     if (this.#analyzer) {
       if (this.#failed) return;
       try {
-        this.#analyzer.onData(side, bytes, at);
+        if (this.#skip[side] > 0) {
+          const n = Math.min(this.#skip[side], bytes.length);
+          this.#skip[side] -= n;
+          if (n === bytes.length) return;
+          bytes = bytes.subarray(n);
+        }
+        if (this.#implicitTls) this.#ctx!.encryptedData(side, bytes, at);
+        else this.#analyzer.onData(side, bytes, at);
       } catch (e) {
         this.#fail(e, at);
       }
@@ -105,7 +122,8 @@ export class ConnectionHandler implements StreamHandler {
     if (this.#analyzer) {
       if (this.#failed) return;
       try {
-        this.#analyzer.onGap(side, length, at);
+        if (this.#implicitTls) this.#ctx!.encryptedGap(side, length, at);
+        else this.#analyzer.onGap(side, length, at);
       } catch (e) {
         this.#fail(e, at);
       }
@@ -127,8 +145,16 @@ export class ConnectionHandler implements StreamHandler {
 
   #sniff(at: At): void {
     const pending = this.#pending!;
-    const client = concatSide(pending, 'client');
-    const server = concatSide(pending, 'server');
+    let client = concatSide(pending, 'client');
+    let server = concatSide(pending, 'server');
+    // A proxy handshake (SOCKS5, HTTP CONNECT) may come first: sniff what follows it.
+    const pre = proxyPreambleLength(client, server);
+    if (pre === 'maybe') {
+      if (this.#pendingBytes.client < this.#shared.limits.maxSniffBytes && this.#pendingBytes.server < this.#shared.limits.maxSniffBytes) return;
+    } else if (pre) {
+      client = client.subarray(pre.client);
+      server = server.subarray(pre.server);
+    }
     const still: ProtocolSpec[] = [];
     for (const spec of this.#candidates) {
       let verdict: 'yes' | 'no' | 'maybe';
@@ -140,6 +166,10 @@ export class ConnectionHandler implements StreamHandler {
       if (verdict === 'yes') {
         this.#pending = null;
         this.#start(spec, 'content', false);
+        if (pre && pre !== 'maybe') {
+          this.#skip = { client: pre.client, server: pre.server };
+          this.#shared.anomaly('proxy_tunnel', `${pre.kind} handshake before ${spec.name.toUpperCase()}: ${pre.detail}`, at, this.conn.id);
+        }
         for (const b of pending) {
           if (b.bytes) this.onData(b.side, b.bytes, b.at);
           else this.onGap(b.side, b.gap, b.at);
@@ -187,7 +217,8 @@ export class ConnectionHandler implements StreamHandler {
     }
     const agg = this.#shared.aggregates;
     agg.sessions[analyzer.protocol] = (agg.sessions[analyzer.protocol] ?? 0) + 1;
-    const transport = summary?.transport ?? 'cleartext';
+    const transport = this.#implicitTls ? 'tls' : (summary?.transport ?? 'cleartext');
+    const tls = ctx.tlsInfo();
     if (transport !== 'cleartext') agg.sessionsEncrypted++;
     const rec: SessionRecord = {
       session_id: ctx.sessionId,
@@ -208,7 +239,9 @@ export class ConnectionHandler implements StreamHandler {
       ts_first: isoTime(this.conn.start.ts),
       ts_last: isoTime(this.#last.ts),
       ...(summary?.facts ?? {}),
+      ...(tls ? { tls } : {}),
     };
+    if (tls?.decryption === 'decrypted') agg.sessionsDecrypted++;
     collectClientNames(rec, agg);
     agg.clients.session(rec.client.ip, rec.protocol, rec.conn_id, `${rec.server.ip}:${rec.server.port}`,
       { frame: rec.frame_first, ts: this.conn.start.ts }, this.#last, summary?.facts ?? {});
@@ -270,7 +303,8 @@ function sessionNote(rec: SessionRecord): string {
     if (smtp.starttls.accepted) parts.push('STARTTLS');
     return parts.join('; ');
   }
-  if (rec.transport === 'tls') return 'implicit TLS, no key';
+  const tls = rec.tls as { decryption?: string; sni?: string | null } | undefined;
+  if (rec.transport === 'tls') return `implicit TLS${tls?.sni ? ` (SNI ${tls.sni})` : ''}, ${tls?.decryption === 'decrypted' ? 'decrypted' : 'encrypted, no key'}`;
   return '';
 }
 

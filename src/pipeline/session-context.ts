@@ -16,6 +16,11 @@ import type { RecordSink } from '../output/case-writer.js';
 import type { Aggregates } from './aggregates.js';
 import { pushCapped } from './aggregates.js';
 import { PipelineMessageSink } from './message-sink.js';
+import type { Side } from '../core/types.js';
+import type { ProtocolAnalyzer } from '../protocols/analyzer.js';
+import { TlsSession } from '../tls/tls-session.js';
+import type { TlsSessionInfo } from '../tls/tls-session.js';
+import type { TlsKeyStore } from '../tls/key-store.js';
 
 /** Reports an anomaly (the pipeline's capped, counted reporter). */
 export type PipelineAnomaly = (code: string, detail: string | undefined, at: At | undefined, connId: string | undefined) => void;
@@ -36,6 +41,14 @@ export class SessionContext implements AnalyzerContext {
   #messages = 0;
   #cleartext = true;
   #encryptedFrom: number | null = null;
+  #keys: TlsKeyStore;
+  #tls: TlsSession | null = null;
+  #analyzer: ProtocolAnalyzer | null = null;
+  /** Implicit TLS: plaintext is the protocol session itself (onData), not a post-STARTTLS restart. */
+  #implicitTls = false;
+  /** True while decrypted bytes are being parsed: records made then are marked `decrypted`. */
+  #decrypting = false;
+  #decryptedBytes = 0;
   /** Open message sinks, closed as partial if the session ends first. */
   readonly openSinks = new Set<PipelineMessageSink>();
 
@@ -46,7 +59,9 @@ export class SessionContext implements AnalyzerContext {
     sink: RecordSink;
     aggregates: Aggregates;
     anomaly: PipelineAnomaly;
+    keys: TlsKeyStore;
   }) {
+    this.#keys = args.keys;
     this.conn = args.conn;
     this.protocol = args.protocol;
     this.sessionId = `${args.conn.id}-${args.protocol}`;
@@ -64,6 +79,51 @@ export class SessionContext implements AnalyzerContext {
 
   get encryptedFromFrame(): number | null {
     return this.#encryptedFrom;
+  }
+
+  /** The analyzer this context serves (set once, right after it is created). */
+  attach(analyzer: ProtocolAnalyzer, implicitTls: boolean): void {
+    this.#analyzer = analyzer;
+    this.#implicitTls = implicitTls;
+  }
+
+  /** True while the analyzer is parsing decrypted bytes. */
+  get decrypting(): boolean {
+    return this.#decrypting;
+  }
+
+  /** TLS facts for the session record, when the session used TLS. */
+  tlsInfo(): (TlsSessionInfo & { decrypted_bytes: number }) | null {
+    return this.#tls ? { ...this.#tls.info(), decrypted_bytes: this.#decryptedBytes } : null;
+  }
+
+  encryptedData(side: Side, bytes: Uint8Array, at: At): void {
+    if (!this.#tls) {
+      this.#tls = new TlsSession({
+        keys: this.#keys,
+        onPlaintext: (s, b, a) => this.#plaintext(s, b, a),
+        onAnomaly: (code, detail, a) => this.anomaly(code, detail, a),
+      });
+    }
+    this.#tls.push(side, bytes, at);
+  }
+
+  encryptedGap(side: Side, length: number, at: At): void {
+    this.#tls?.gap(side, length, at);
+  }
+
+  #plaintext(side: Side, bytes: Uint8Array, at: At): void {
+    const a = this.#analyzer;
+    if (!a) return;
+    this.#decryptedBytes += bytes.length;
+    const was = this.#decrypting;
+    this.#decrypting = true;
+    try {
+      if (this.#implicitTls) a.onData(side, bytes, at);
+      else a.onDecrypted?.(side, bytes, at);
+    } finally {
+      this.#decrypting = was;
+    }
   }
 
   markEncrypted(at: At): void {
@@ -85,6 +145,7 @@ export class SessionContext implements AnalyzerContext {
       protocol: this.protocol,
       seq: this.#seq,
       ...entry,
+      ...(this.#decrypting ? { decrypted: true } : {}),
       frame: last.frame,
       frame_first: first.frame,
       frame_last: last.frame,
@@ -94,7 +155,7 @@ export class SessionContext implements AnalyzerContext {
   }
 
   credential(entry: CredentialInput, first: At, last: At): void {
-    const cleartext = entry.cleartext_channel ?? this.#cleartext;
+    const cleartext = this.#decrypting ? false : (entry.cleartext_channel ?? this.#cleartext);
     this.#agg.credentials++;
     if (entry.outcome === 'success') this.#agg.credentialsSuccess++;
     else if (entry.outcome === 'failure') this.#agg.credentialsFailure++;
@@ -115,6 +176,7 @@ export class SessionContext implements AnalyzerContext {
       protocol: this.protocol,
       ...entry,
       cleartext_channel: cleartext,
+      ...(this.#decrypting ? { decrypted: true } : {}),
       client: this.client,
       server: this.server,
       frame_first: first.frame,

@@ -67,6 +67,14 @@ export interface AnalyzerContext {
   /** Marks the rest of the session encrypted from the given point on (STARTTLS accepted). */
   markEncrypted(at: At): void;
   /**
+   * After markEncrypted: the analyzer hands every encrypted byte of each side here, in stream
+   * order (borrowed). The pipeline parses TLS (handshake metadata) and, when a key matches,
+   * decrypts and calls the analyzer's `onDecrypted` with the plaintext.
+   */
+  encryptedData(side: Side, bytes: Uint8Array, at: At): void;
+  /** After markEncrypted: `length` encrypted bytes of one side are missing. */
+  encryptedGap(side: Side, length: number, at: At): void;
+  /**
    * Saves a file artifact verbatim (e.g. an uploaded Sieve script) under `artifacts/<sha256>`
    * in the case folder. Returns its hash and case-relative path (path null when no files are written).
    * Bytes are borrowed.
@@ -95,6 +103,12 @@ export interface ProtocolAnalyzer {
   onData(side: Side, bytes: Uint8Array, at: At): void;
   onGap(side: Side, length: number, at: At): void;
   onSideEnd?(side: Side, reason: 'fin' | 'rst', at: At): void;
+  /**
+   * Decrypted application bytes after an accepted STARTTLS/STLS (TLS issue): the analyzer
+   * restarts its protocol state as the RFC requires after TLS (e.g. SMTP expects EHLO again,
+   * RFC 3207 §4.2) and parses them like cleartext. Optional: without it the rest stays encrypted.
+   */
+  onDecrypted?(side: Side, bytes: Uint8Array, at: At): void;
   /** The connection ended: finish open messages (partial), close pending state. */
   onClose(reason: CloseReason, at: At): void;
   /** Counters for the session record; called after onClose. */

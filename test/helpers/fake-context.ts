@@ -94,6 +94,17 @@ export class FakeContext implements AnalyzerContext {
     this.anomalies.push({ code, detail, at });
   }
 
+  /** Encrypted bytes handed over after markEncrypted, per side. */
+  readonly encrypted = { client: 0, server: 0, gaps: 0 };
+
+  encryptedData(side: 'client' | 'server', bytes: Uint8Array): void {
+    this.encrypted[side] += bytes.length;
+  }
+
+  encryptedGap(_side: 'client' | 'server', length: number): void {
+    this.encrypted.gaps += length;
+  }
+
   saveArtifact(bytes: Uint8Array): { sha256: string; path: string | null } {
     const copy = Buffer.from(bytes);
     const h = sha256(copy);

@@ -705,6 +705,8 @@ test('DATA path throughput through the analyzer (measured, reported)', () => {
     markEncrypted() {},
     saveArtifact: () => ({ sha256: '', path: null }),
     extraRecord() {},
+    encryptedData() {},
+    encryptedGap() {},
   };
   const a = new SmtpAnalyzer(ctx);
   const at: At = { frame: 2, ts: { sec: 0, nsec: 0 } };
