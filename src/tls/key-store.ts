@@ -196,6 +196,11 @@ export class TlsKeyStore {
     return this.#rsaKeys.length > 0;
   }
 
+  /** True when an RSA key exchange could be decrypted (RSA key or `RSA` key log line): sessions then keep their handshake transcript for EMS. */
+  get canDecryptRsa(): boolean {
+    return this.#rsaKeys.length > 0 || this.#rsaPremaster.size > 0;
+  }
+
   /** Connections with secrets + RSA pre-master lines + RSA private keys. */
   get size(): number {
     return this.#byRandom.size + this.#rsaPremaster.size + this.#rsaKeys.length;

@@ -144,6 +144,7 @@ export class TlsSession {
 
   constructor(opts: TlsSessionOptions) {
     this.#keys = opts.keys;
+    if (!opts.keys.canDecryptRsa) this.#transcript = null; // only RSA key exchange needs it (EMS)
     this.#onPlaintext = opts.onPlaintext;
     this.#onAnomaly = opts.onAnomaly;
     this.#maxRecord = opts.limits?.maxRecordBytes ?? TLS_MAX_RECORD_BYTES;
@@ -425,7 +426,7 @@ export class TlsSession {
           this.#sh = null;
           this.#keyBlock = null;
           this.#keyBlockTried = false;
-          this.#transcript = [];
+          this.#transcript = this.#keys.canDecryptRsa ? [] : null;
           this.#transcriptBytes = 0;
           this.#sawClientKeyExchange = false;
           this.#encPremaster = null;
