@@ -118,6 +118,10 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
   const t0 = process.hrtime.bigint();
   const limits = resolveLimits(options.limits);
   const keys = loadKeys(options);
+  const reportKeys = (bad: number, source: string): void => {
+    if (bad > 0) report({ code: 'tls_keylog_bad_line', detail: `${bad} line(s) of ${source} could not be parsed` });
+  };
+  for (const k of keys.loaded) reportKeys(k.bad, k.source);
   const aggregates = newAggregates();
   const memory = options.outDir === null ? new MemorySink() : null;
   const writer = options.outDir === null ? null : new CaseWriter(options.outDir, { overwrite: options.overwrite });
@@ -167,7 +171,8 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
     const dsb = source.info.decryptionSecrets;
     while (dsb && secretsSeen < dsb.length) {
       const d = dsb[secretsSeen++];
-      keys.addDecryptionSecretsBlock(d.type, d.data);
+      const r = keys.addDecryptionSecretsBlock(d.type, d.data);
+      if (r) reportKeys(r.bad, 'a pcapng Decryption Secrets Block');
     }
     for (let i = 0; i < batch.length; i++) {
       const frame = batch[i];
@@ -264,8 +269,8 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
 }
 
 /** Builds the TLS key store from --keylog / --rsa-key files. Unreadable files are usage errors. */
-function loadKeys(options: AnalyzeOptions): TlsKeyStore {
-  const keys = new TlsKeyStore();
+function loadKeys(options: AnalyzeOptions): TlsKeyStore & { loaded: { bad: number; source: string }[] } {
+  const keys = Object.assign(new TlsKeyStore(), { loaded: [] as { bad: number; source: string }[] });
   for (const f of options.keyLogFiles ?? []) {
     let text: string;
     try {
@@ -273,7 +278,8 @@ function loadKeys(options: AnalyzeOptions): TlsKeyStore {
     } catch (e) {
       throw new MailsleuthError('USAGE', `cannot read key log file ${f}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
-    keys.addKeyLog(text, f);
+    const r = keys.addKeyLog(text, f);
+    keys.loaded.push({ bad: r.bad, source: f });
   }
   for (const f of options.rsaKeyFiles ?? []) {
     let pem: string;

@@ -209,6 +209,7 @@ export class ConnectionHandler implements StreamHandler {
         this.#fail(e, at);
       }
     }
+    ctx.endTls(at);
     for (const open of [...ctx.openSinks]) open.close({ note: 'session ended before the message was finished' }, this.#last);
     try {
       summary = analyzer.summary();

@@ -108,6 +108,11 @@ export class SessionContext implements AnalyzerContext {
     this.#tls.push(side, bytes, at);
   }
 
+  /** The connection ended: lets the TLS layer report a cut record or handshake. */
+  endTls(at: At): void {
+    this.#tls?.end?.(at);
+  }
+
   encryptedGap(side: Side, length: number, at: At): void {
     this.#tls?.gap(side, length, at);
   }
