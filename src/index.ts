@@ -8,7 +8,8 @@
  * ```
  */
 export { analyze, TOOL } from './pipeline/analyze.js';
-export type { AnalyzeOptions, CaseSummary, ProgressInfo } from './pipeline/analyze.js';
+export type { AnalyzeOptions, ProgressInfo } from './pipeline/analyze.js';
+export type { CaseSummary } from './output/case-summary.js';
 export type { RecordSet } from './output/memory-sink.js';
 export type * from './core/records.js';
 export type { Limits } from './core/limits.js';

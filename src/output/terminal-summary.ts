@@ -1,4 +1,4 @@
-import type { CaseSummary } from '../pipeline/analyze.js';
+import type { CaseSummary } from './case-summary.js';
 
 /** Options for rendering. */
 export interface RenderOptions {

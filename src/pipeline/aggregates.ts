@@ -1,5 +1,6 @@
 import type { ProtocolName } from '../core/records.js';
 import { ClientIdentities } from './client-identities.js';
+import type { ClientNameRow, CredentialRow, MessageRow, SessionRow } from '../output/case-summary.js';
 
 /** Small running totals for summary.json and the terminal summary. Bounded: lists are capped. */
 export interface Aggregates {
@@ -17,14 +18,14 @@ export interface Aggregates {
   credentialsFailure: number;
   anomaliesByCode: Record<string, number>;
   /** First N credentials, for people. */
-  credentialList: { protocol: ProtocolName; mechanism: string; username: string | null; secret: string | null; outcome: string; cleartext: boolean; client: string; frame: number }[];
+  credentialList: CredentialRow[];
   /** Client names leaked by EHLO/HELO (and later IMAP ID), with the address that used them. */
-  clientNames: { name: string; source: string; client_ip: string; first_frame: number }[];
+  clientNames: ClientNameRow[];
   /** First N messages, for people. */
-  messageList: { id: string; from: string; to: string; subject: string; size: number; attachments: number; partial: boolean; frame: number }[];
+  messageList: MessageRow[];
   /** Per client address: names, IMAP ID, user agents, accounts. */
   clients: ClientIdentities;
-  sessionList: { id: string; protocol: ProtocolName; client: string; server: string; transport: string; frames: string; note: string }[];
+  sessionList: SessionRow[];
 }
 
 export const LIST_CAP = 200;

@@ -13,7 +13,8 @@ import { PROTOCOLS, serverPorts } from '../protocols/registry.js';
 import type { RecordSink } from '../output/case-writer.js';
 import { CaseWriter } from '../output/case-writer.js';
 import { MemorySink } from '../output/memory-sink.js';
-import type { RecordSet } from '../output/memory-sink.js';
+import type { CaseSummary } from '../output/case-summary.js';
+export type { CaseSummary } from '../output/case-summary.js';
 import type { Aggregates } from './aggregates.js';
 import { newAggregates } from './aggregates.js';
 import { ConnectionHandlerFactory } from './connection-handler.js';
@@ -60,52 +61,6 @@ export interface AnalyzeOptions {
   rsaKeyFiles?: readonly string[];
   /** Called about every 100 ms of work with running totals. */
   onProgress?: (p: ProgressInfo) => void;
-}
-
-/** summary.json: what was read and what was found. A documented, stable contract (docs/case-folder.md). */
-export interface CaseSummary {
-  tool: { name: string; version: string };
-  input: {
-    path: string;
-    size_bytes: number;
-    sha256: string | null;
-    format: string;
-    gzip: boolean;
-    link_types: { id: number; name: string }[];
-    interfaces: number;
-    sections: number;
-    frames: number;
-    first_ts: string | null;
-    last_ts: string | null;
-    /** Set when reading stopped at unrecoverable corruption: the byte offset reached. */
-    stopped_at_offset: number | null;
-    complete: boolean;
-  };
-  counts: {
-    connections: number;
-    sessions: Record<string, number>;
-    sessions_encrypted: number;
-    sessions_decrypted: number;
-    transcript_entries: number;
-    messages: number;
-    messages_partial: number;
-    message_bytes: number;
-    attachments: number;
-    credentials: number;
-    credentials_success: number;
-    credentials_failure: number;
-    anomalies: number;
-    tcp_gaps: number;
-    tcp_gap_bytes: number;
-  };
-  anomalies_by_code: Record<string, { count: number; severity: string; description: string }>;
-  client_names: Aggregates['clientNames'];
-  credentials: Aggregates['credentialList'];
-  messages: Aggregates['messageList'];
-  sessions: Aggregates['sessionList'];
-  run: { started: string; duration_seconds: number; mib_per_second: number; node: string; limits: Limits };
-  /** Present when outDir was null: every record, in memory. */
-  records?: RecordSet;
 }
 
 /**

@@ -1,0 +1,55 @@
+import type { Limits } from '../core/limits.js';
+import type { ProtocolName } from '../core/records.js';
+import type { RecordSet } from './memory-sink.js';
+
+export interface ClientNameRow { name: string; source: string; client_ip: string; first_frame: number }
+export interface CredentialRow { protocol: ProtocolName; mechanism: string; username: string | null; secret: string | null; outcome: string; cleartext: boolean; client: string; frame: number }
+export interface MessageRow { id: string; from: string; to: string; subject: string; size: number; attachments: number; partial: boolean; frame: number }
+export interface SessionRow { id: string; protocol: ProtocolName; client: string; server: string; transport: string; frames: string; note: string }
+
+/** summary.json: what was read and what was found. A documented, stable contract (docs/case-folder.md). */
+export interface CaseSummary {
+  tool: { name: string; version: string };
+  input: {
+    path: string;
+    size_bytes: number;
+    sha256: string | null;
+    format: string;
+    gzip: boolean;
+    link_types: { id: number; name: string }[];
+    interfaces: number;
+    sections: number;
+    frames: number;
+    first_ts: string | null;
+    last_ts: string | null;
+    /** Set when reading stopped at unrecoverable corruption: the byte offset reached. */
+    stopped_at_offset: number | null;
+    complete: boolean;
+  };
+  counts: {
+    connections: number;
+    sessions: Record<string, number>;
+    sessions_encrypted: number;
+    sessions_decrypted: number;
+    transcript_entries: number;
+    messages: number;
+    messages_partial: number;
+    message_bytes: number;
+    attachments: number;
+    credentials: number;
+    credentials_success: number;
+    credentials_failure: number;
+    anomalies: number;
+    tcp_gaps: number;
+    tcp_gap_bytes: number;
+  };
+  anomalies_by_code: Record<string, { count: number; severity: string; description: string }>;
+  client_names: ClientNameRow[];
+  credentials: CredentialRow[];
+  messages: MessageRow[];
+  sessions: SessionRow[];
+  run: { started: string; duration_seconds: number; mib_per_second: number; node: string; limits: Limits };
+  /** Present when outDir was null: every record, in memory. */
+  records?: RecordSet;
+}
+
