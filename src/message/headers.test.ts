@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { addressParser } from 'postal-mime';
 import { parseAddressList } from './address-list.js';
 import { buildMessageHeaders, parseHeaderFields, parseReceived, parseRfc5322Date } from './headers.js';
-import { Base64Decoder, QuotedPrintableDecoder, type BodyDecoder, type ByteSink } from './transfer-decoders.js';
+import { Base64Decoder, IdentityDecoder, QuotedPrintableDecoder, type BodyDecoder, type ByteSink } from './transfer-decoders.js';
 
 interface PmAddress {
   name: string;
@@ -83,7 +83,12 @@ describe('header fields', () => {
   });
 });
 
-function decodeAll(make: (s: ByteSink) => BodyDecoder, input: Buffer, splits: number[]): { out: Buffer; invalid: number } {
+function decodeAll(
+  make: (s: ByteSink) => BodyDecoder,
+  input: Buffer,
+  splits: number[],
+  atDelimiter = true,
+): { out: Buffer; invalid: number } {
   const parts: Buffer[] = [];
   const d = make({ push: (b) => parts.push(Buffer.from(b)) });
   let p = 0;
@@ -91,7 +96,7 @@ function decodeAll(make: (s: ByteSink) => BodyDecoder, input: Buffer, splits: nu
     d.write(input, p, s);
     p = s;
   }
-  d.finish(true);
+  d.finish(atDelimiter);
   return { out: Buffer.concat(parts), invalid: d.invalid };
 }
 
@@ -113,9 +118,50 @@ describe('transfer decoders', () => {
 
   it('quoted-printable: soft breaks, lowercase hex, invalid sequences kept, any split', () => {
     const input = Buffer.from('caf=e9 =3D=\r\nnext =ZZ =4\r\nend=\r\n');
-    const expected = Buffer.concat([Buffer.from('caf'), Buffer.from([0xe9]), Buffer.from(' =next =ZZ =4\nend')]);
+    // Hard line break kept as CRLF (RFC 2045 6.7 rule 4); the final "=\r\n" is a soft break.
+    const expected = Buffer.concat([Buffer.from('caf'), Buffer.from([0xe9]), Buffer.from(' =next =ZZ =4\r\nend')]);
     for (let cut = 0; cut <= input.length; cut++) {
       assert.deepEqual(decodeAll((s) => new QuotedPrintableDecoder(s), input, [cut]).out, expected, `cut ${cut}`);
     }
+  });
+
+  it('quoted-printable: hard line breaks kept as in the encoded text, the delimiter takes only its own', () => {
+    const qp = (input: string, atDelimiter: boolean): string => {
+      const buf = Buffer.from(input, 'latin1');
+      const outs = [...Array(buf.length + 1).keys()].map(
+        (cut) => decodeAll((s) => new QuotedPrintableDecoder(s), buf, [cut], atDelimiter).out.toString('latin1'),
+      );
+      for (const o of outs) assert.equal(o, outs[0], `same output for every split of ${JSON.stringify(input)}`);
+      return outs[0]!;
+    };
+    // Body "a\r\n\r\n" followed by a delimiter: the last CRLF belongs to the delimiter (RFC 2046 5.1.1).
+    assert.equal(qp('a\r\nb\r\n\r\n', true), 'a\r\nb\r\n');
+    assert.equal(qp('a\r\nb\r\n\r\n', false), 'a\r\nb\r\n\r\n');
+    assert.equal(qp('bare\nlf\n', true), 'bare\nlf');
+    assert.equal(qp('bare\nlf\n', false), 'bare\nlf\n');
+    // Escaped CR / LF are content, not line breaks.
+    assert.equal(qp('x=0D=0A\r\n', true), 'x\r\n');
+    assert.equal(qp('x=0D\r\ny', false), 'x\r\r\ny');
+    // Soft breaks with LF, CRLF and extra CRs vanish; a "=" ending the body is a soft break.
+    assert.equal(qp('so=\nft=\r\nbr=\r\r\neak=', false), 'softbreak');
+    assert.equal(qp('a=\r\rb', false), 'a=\r\rb');
+    // "=X" left dangling at the end stays literal; a lone CR at a delimiter is content.
+    assert.equal(qp('end =4', true), 'end =4');
+    assert.equal(qp('cr\r', true), 'cr\r');
+    assert.equal(qp('', true), '');
+  });
+
+  it('identity (7bit / 8bit / binary): exact bytes, only the line break before the delimiter is dropped', () => {
+    const id = (input: Buffer, atDelimiter: boolean): Buffer => {
+      const outs = [...Array(input.length + 1).keys()].map((cut) => decodeAll((s) => new IdentityDecoder(s), input, [cut], atDelimiter).out);
+      for (const o of outs) assert.deepEqual(o, outs[0]);
+      return outs[0]!;
+    };
+    const body = Buffer.from('Hello\r\n\r\n \r\nmixed\nends\r\r\n\x00\xff\r\n', 'latin1');
+    assert.deepEqual(id(body, false), body);
+    assert.deepEqual(id(body, true), body.subarray(0, body.length - 2));
+    assert.deepEqual(id(Buffer.from('a\n'), true), Buffer.from('a'));
+    assert.deepEqual(id(Buffer.from('a\r\r'), true), Buffer.from('a\r\r'));
+    assert.deepEqual(id(Buffer.from('a\r\r\n'), true), Buffer.from('a\r'));
   });
 });

@@ -7,8 +7,7 @@ import { decodeWords, parseStructured } from './encoded-words.js';
 import { decodeHeaderBytes, firstField, parseHeaderFields, type HeaderField } from './headers.js';
 import {
   Base64Decoder,
-  BinaryDecoder,
-  LineDecoder,
+  IdentityDecoder,
   QuotedPrintableDecoder,
   type BodyDecoder,
   type ByteSink,
@@ -617,7 +616,7 @@ export class MimeSplitter {
       } else if (canDescend) {
         ent.kind = KIND_MESSAGE;
         ent.out = this.newOutput(true);
-        ent.decoder = new LineDecoder(ent.out);
+        ent.decoder = new IdentityDecoder(ent.out);
         this.openMessages.push(ent);
         this.openChild(ent, ent.bodyStart);
         return;
@@ -657,14 +656,13 @@ export class MimeSplitter {
       case 'quoted-printable':
         return new QuotedPrintableDecoder(out);
       case 'binary':
-        return new BinaryDecoder(out);
       case '':
       case '7bit':
       case '8bit':
-        return new LineDecoder(out);
+        return new IdentityDecoder(out);
       default:
         this.onAnomaly('mime_unknown_encoding');
-        return new LineDecoder(out);
+        return new IdentityDecoder(out);
     }
   }
 

@@ -4,10 +4,13 @@
  * borrowed; bytes pushed to the sink are borrowed too (a shared scratch buffer), so sinks must
  * consume them during the call (hash update, copy into a file buffer).
  *
- * Line handling follows postal-mime (the reference parser our tests compare with): the
- * line-oriented encodings (7bit, 8bit, quoted-printable) end every body line, including the last
- * line before the delimiter, with a bare LF; trailing CRs of a line are dropped. `binary` keeps the
- * exact bytes, without the CRLF that belongs to the delimiter (RFC 2046 section 5.1.1).
+ * Decoded bytes are evidence: they are exactly what the message carried after transfer decoding,
+ * with no line-ending rewrite. 7bit / 8bit / binary (and unknown encodings) pass bytes through;
+ * quoted-printable keeps its hard line breaks as they appear in the encoded text (CRLF stays
+ * CRLF, RFC 2045 section 6.7 rule 4: the canonical form's line breaks), soft breaks vanish. In
+ * both, the line terminator just before a delimiter line is not part of the body (RFC 2046
+ * section 5.1.1: "the CRLF preceding the boundary delimiter line is conceptually attached to the
+ * boundary"). Zeek's extracted files follow the same rules (test: zeek-extracted.test.ts).
  */
 
 /** Receives decoded bytes (borrowed: consume during the call). */
@@ -204,33 +207,90 @@ const QP_EQ1 = 2;
 const QP_EQ_CR = 3;
 
 /**
- * quoted-printable (RFC 2045 section 6.7), hand-written state machine. Soft line breaks ("=" at
- * the end of a line, trailing CRs ignored) are removed, "=XX" with upper- or lowercase hex is
- * decoded, invalid sequences are kept literally, hard line breaks become LF.
+ * Base of the line-preserving decoders: withholds the line terminator (LF, CRLF, or a CR that may
+ * become one) that ends the input so far, because when a delimiter line follows it belongs to the
+ * delimiter (RFC 2046 section 5.1.1). It is handed on when more body bytes come, or at the end of
+ * a body that did not end at a delimiter. Mirrors MimeSplitter's body_end (LF and one CR before it).
  */
-export class QuotedPrintableDecoder implements BodyDecoder {
+abstract class DelimiterTrimmingDecoder implements BodyDecoder {
   readonly invalid = 0;
-  private readonly sink: ByteSink;
-  private state = QP_NORMAL;
-  private hex = 0;
-  private crs = 0;
-  /** CRs seen in a row that may still turn out to end the line. */
-  private pendingCr = 0;
-  /** Bytes seen since the last LF (the last line is unterminated). */
-  private midLine = false;
-  private out = 0;
+  protected readonly sink: ByteSink;
+  /** Withheld tail: CR, LF or CRLF (heldLen 0: none). */
+  private readonly held = new Uint8Array(2);
+  private heldLen = 0;
 
   constructor(sink: ByteSink) {
     this.sink = sink;
   }
+
+  /** Decodes buf[start, end) (borrowed), in order. */
+  protected abstract decode(buf: Uint8Array, start: number, end: number): void;
+  /** The body ended (after any released held bytes). */
+  protected abstract done(): void;
+
+  write(buf: Uint8Array, start: number, end: number): void {
+    if (end <= start) return;
+    // A held CR and a leading LF form one CRLF terminator.
+    if (this.heldLen === 1 && this.held[0] === CR && buf[start] === LF) {
+      this.held[1] = LF;
+      this.heldLen = 2;
+      start++;
+      if (start >= end) return;
+    }
+    if (this.heldLen > 0) {
+      this.decode(this.held, 0, this.heldLen);
+      this.heldLen = 0;
+    }
+    let e = end;
+    if (buf[e - 1] === LF) {
+      e--;
+      if (e > start && buf[e - 1] === CR) e--;
+    } else if (buf[e - 1] === CR) {
+      e--;
+    }
+    for (let k = e; k < end; k++) this.held[this.heldLen++] = buf[k]!;
+    if (e > start) this.decode(buf, start, e);
+  }
+
+  gap(): void {
+    // Held bytes were received before the gap: keep them (a delimiter may still follow).
+  }
+
+  finish(atDelimiter: boolean): void {
+    const n = this.heldLen;
+    this.heldLen = 0;
+    // Only a line terminator ending in LF can precede a delimiter line; a lone CR is content.
+    if (n > 0 && !(atDelimiter && this.held[n - 1] === LF)) this.decode(this.held, 0, n);
+    this.done();
+  }
+}
+
+/**
+ * quoted-printable (RFC 2045 section 6.7), hand-written state machine. Soft line breaks ("=" at
+ * the end of a line, CRs between "=" and LF ignored) are removed, "=XX" with upper- or lowercase
+ * hex is decoded, invalid sequences are kept literally, hard line breaks are kept as they are in
+ * the encoded text (rule 4: CRLF in the canonical form). A "=" ending the body is a soft break.
+ * The line terminator before a delimiter is dropped (see DelimiterTrimmingDecoder).
+ */
+export class QuotedPrintableDecoder extends DelimiterTrimmingDecoder {
+  private state = QP_NORMAL;
+  private hex = 0;
+  private crs = 0;
+  private out = 0;
 
   private emit(b: number): void {
     if (this.out >= SCRATCH_SIZE) this.flush();
     scratch[this.out++] = b;
   }
 
-  private emitCrs(n: number): void {
-    for (let k = 0; k < n; k++) this.emit(CR);
+  private emitRun(buf: Uint8Array, s: number, e: number): void {
+    while (s < e) {
+      if (this.out >= SCRATCH_SIZE) this.flush();
+      const n = Math.min(e - s, SCRATCH_SIZE - this.out);
+      scratch.set(buf.subarray(s, s + n), this.out);
+      this.out += n;
+      s += n;
+    }
   }
 
   private flush(): void {
@@ -240,11 +300,21 @@ export class QuotedPrintableDecoder implements BodyDecoder {
     }
   }
 
-  write(buf: Uint8Array, start: number, end: number): void {
-    for (let i = start; i < end; i++) {
-      const c = buf[i]!;
-      this.midLine = c !== LF;
-      this.step(c);
+  protected decode(buf: Uint8Array, start: number, end: number): void {
+    let i = start;
+    while (i < end) {
+      if (this.state === QP_NORMAL) {
+        // Literal runs (the bulk of a body, line breaks included) are copied up to the next '='.
+        let k = buf.indexOf(EQ, i);
+        if (k < 0 || k >= end) k = end;
+        if (k > i) this.emitRun(buf, i, k);
+        if (k >= end) break;
+        this.state = QP_EQ;
+        i = k + 1;
+      } else {
+        this.step(buf[i]!);
+        i++;
+      }
     }
     this.flush();
   }
@@ -252,19 +322,8 @@ export class QuotedPrintableDecoder implements BodyDecoder {
   private step(c: number): void {
     switch (this.state) {
       case QP_NORMAL:
-        if (c === LF) {
-          this.pendingCr = 0;
-          this.emit(LF);
-        } else if (c === CR) {
-          this.pendingCr++;
-        } else {
-          if (this.pendingCr > 0) {
-            this.emitCrs(this.pendingCr);
-            this.pendingCr = 0;
-          }
-          if (c === EQ) this.state = QP_EQ;
-          else this.emit(c);
-        }
+        if (c === EQ) this.state = QP_EQ;
+        else this.emit(c);
         return;
       case QP_EQ:
         if (HEX[c]! >= 0) {
@@ -303,159 +362,38 @@ export class QuotedPrintableDecoder implements BodyDecoder {
           this.state = QP_NORMAL; // soft line break with CRLF
         } else {
           this.emit(EQ);
-          this.emitCrs(this.crs);
+          for (let k = 0; k < this.crs; k++) this.emit(CR);
           this.state = QP_NORMAL;
           this.step(c);
         }
     }
   }
 
-  gap(): void {
+  override gap(): void {
+    super.gap();
     this.state = QP_NORMAL;
-    this.pendingCr = 0;
   }
 
-  finish(): void {
-    // An unterminated last line is still a line (postal-mime semantics).
-    if (this.midLine) {
-      if (this.state === QP_EQ1) {
-        this.emit(EQ);
-        this.emit(this.hex);
-        this.emit(LF);
-      } else if (this.state === QP_NORMAL) {
-        this.emit(LF);
-      } // QP_EQ / QP_EQ_CR: a soft break ends the body
-    }
+  protected done(): void {
+    if (this.state === QP_EQ1) {
+      // "=X" at the very end: not an escape, kept literally.
+      this.emit(EQ);
+      this.emit(this.hex);
+    } // QP_EQ / QP_EQ_CR: a "=" ending the body is a soft break.
     this.state = QP_NORMAL;
-    this.pendingCr = 0;
-    this.midLine = false;
     this.flush();
   }
 }
 
 /**
- * 7bit / 8bit (and unknown encodings): bytes pass through, each line ends with LF, trailing CRs
- * of a line are dropped, an unterminated last line gets its LF.
+ * 7bit, 8bit, binary (RFC 2045 section 6.2: identity encodings) and unknown encodings: the exact
+ * bytes, passed through (borrowed) without copying; only the line terminator before a delimiter
+ * is dropped (RFC 2046 section 5.1.1). Also records message/rfc822 bodies verbatim.
  */
-export class LineDecoder implements BodyDecoder {
-  readonly invalid = 0;
-  private readonly sink: ByteSink;
-  private pendingCr = 0;
-  private midLine = false;
-  private out = 0;
-
-  constructor(sink: ByteSink) {
-    this.sink = sink;
+export class IdentityDecoder extends DelimiterTrimmingDecoder {
+  protected decode(buf: Uint8Array, start: number, end: number): void {
+    this.sink.push(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
   }
 
-  private put(buf: Uint8Array, s: number, e: number): void {
-    while (s < e) {
-      if (this.out >= SCRATCH_SIZE) this.flush();
-      const n = Math.min(e - s, SCRATCH_SIZE - this.out);
-      scratch.set(buf.subarray(s, s + n), this.out);
-      this.out += n;
-      s += n;
-    }
-  }
-
-  private putCrs(): void {
-    for (let k = 0; k < this.pendingCr; k++) {
-      if (this.out >= SCRATCH_SIZE) this.flush();
-      scratch[this.out++] = CR;
-    }
-    this.pendingCr = 0;
-  }
-
-  private flush(): void {
-    if (this.out > 0) {
-      this.sink.push(scratch.subarray(0, this.out));
-      this.out = 0;
-    }
-  }
-
-  write(buf: Uint8Array, start: number, end: number): void {
-    let s = start;
-    while (s < end) {
-      let lf = buf.indexOf(LF, s);
-      const hasLf = lf >= 0 && lf < end;
-      if (!hasLf) lf = end;
-      let t = lf;
-      while (t > s && buf[t - 1] === CR) t--;
-      if (t > s) {
-        this.putCrs();
-        this.put(buf, s, t);
-      }
-      if (hasLf) {
-        this.pendingCr = 0;
-        if (this.out >= SCRATCH_SIZE) this.flush();
-        scratch[this.out++] = LF;
-        this.midLine = false;
-        s = lf + 1;
-      } else {
-        this.pendingCr += lf - t;
-        this.midLine = true;
-        s = end;
-      }
-    }
-    this.flush();
-  }
-
-  gap(): void {
-    this.pendingCr = 0;
-  }
-
-  finish(): void {
-    if (this.midLine) {
-      this.pendingCr = 0;
-      scratch[0] = LF;
-      this.sink.push(scratch.subarray(0, 1));
-      this.midLine = false;
-    }
-  }
-}
-
-/** `binary`: exact bytes; the last line terminator before a delimiter is withheld and dropped. */
-export class BinaryDecoder implements BodyDecoder {
-  readonly invalid = 0;
-  private readonly sink: ByteSink;
-  /** Withheld tail: 0 none, else a line terminator candidate (CR, LF or CRLF). */
-  private held = new Uint8Array(2);
-  private heldLen = 0;
-
-  constructor(sink: ByteSink) {
-    this.sink = sink;
-  }
-
-  write(buf: Uint8Array, start: number, end: number): void {
-    if (end <= start) return;
-    // Combine a held CR with a leading LF.
-    if (this.heldLen === 1 && this.held[0] === CR && buf[start] === LF) {
-      this.held[1] = LF;
-      this.heldLen = 2;
-      start++;
-      if (start >= end) return;
-    }
-    if (this.heldLen > 0) {
-      this.sink.push(this.held.subarray(0, this.heldLen));
-      this.heldLen = 0;
-    }
-    let e = end;
-    if (buf[e - 1] === LF) {
-      e--;
-      if (e > start && buf[e - 1] === CR) e--;
-    } else if (buf[e - 1] === CR) {
-      e--;
-    }
-    for (let k = e; k < end; k++) this.held[this.heldLen++] = buf[k]!;
-    if (e > start) this.sink.push(buf.subarray(start, e));
-  }
-
-  gap(): void {
-    // Keep held bytes: they were received.
-  }
-
-  finish(atDelimiter: boolean): void {
-    if (!atDelimiter && this.heldLen > 0) this.sink.push(this.held.subarray(0, this.heldLen));
-    this.heldLen = 0;
-  }
+  protected done(): void {}
 }

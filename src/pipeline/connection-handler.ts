@@ -11,6 +11,7 @@ import type { Aggregates } from './aggregates.js';
 import { pushCapped } from './aggregates.js';
 import type { PipelineAnomaly } from './session-context.js';
 import { SessionContext } from './session-context.js';
+import { sessionNote } from './session-note.js';
 
 interface Shared {
   protocols: readonly ProtocolSpec[];
@@ -291,22 +292,6 @@ function collectClientNames(rec: SessionRecord, agg: Aggregates): void {
       .join(' ');
     if (text) add(text, 'IMAP ID');
   }
-}
-
-function sessionNote(rec: SessionRecord): string {
-  const smtp = rec.smtp;
-  if (smtp) {
-    const parts: string[] = [];
-    if (smtp.helo) parts.push(`${smtp.helo_command ?? 'HELO'} ${smtp.helo}`);
-    const auth = smtp.auth.map((a) => `AUTH ${a.mechanism} ${a.username ?? '?'} ${a.outcome}`);
-    parts.push(...auth);
-    parts.push(`${smtp.transactions.length} transaction(s)`);
-    if (smtp.starttls.accepted) parts.push('STARTTLS');
-    return parts.join('; ');
-  }
-  const tls = rec.tls as { decryption?: string; sni?: string | null } | undefined;
-  if (rec.transport === 'tls') return `implicit TLS${tls?.sni ? ` (SNI ${tls.sni})` : ''}, ${tls?.decryption === 'decrypted' ? 'decrypted' : 'encrypted, no key'}`;
-  return '';
 }
 
 /** Factory handed to the reassembler. */
