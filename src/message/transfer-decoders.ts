@@ -106,6 +106,12 @@ export class Base64Decoder implements BodyDecoder {
   private fast(buf: Buffer, s: number, e: number): boolean {
     const eq = buf.indexOf(EQ, s);
     if (eq >= 0 && eq < e) return false;
+    // Node's decoder also accepts the base64url digits '-' and '_', which RFC 2045 §6.8 does
+    // not: such runs go to the slow path, which skips them as invalid characters.
+    const dash = buf.indexOf(0x2d, s);
+    if (dash >= 0 && dash < e) return false;
+    const us = buf.indexOf(0x5f, s);
+    if (us >= 0 && us < e) return false;
     let ws = 0;
     let k = buf.indexOf(LF, s);
     while (k >= 0 && k < e) {
