@@ -10,6 +10,8 @@ export const SMTP_ANOMALIES: readonly AnomalyCodeInfo[] = [
   { code: 'smtp_data_bare_lf_dot', severity: 'warning', description: 'DATA body has a "." after a bare LF or a "." line ended by a bare LF: the SMTP smuggling pattern; only CRLF.CRLF ended the data.' },
   { code: 'smtp_command_before_greeting', severity: 'warning', description: 'The client sent commands before the server greeting (early talker, typical of spam bots).' },
   { code: 'smtp_unmatched_reply', severity: 'warning', description: 'A server reply arrived with no command waiting for one.' },
+  { code: 'smtp_reply_skipped', severity: 'warning', description: 'A reply code that answers only one command (334/235 AUTH, 354 DATA) arrived while earlier commands waited: their replies were lost (e.g. swallowed by a malformed line) and they left the queue.' },
+  { code: 'smtp_unexpected_reply', severity: 'warning', description: 'A reply code that answers only one command (334/235 AUTH, 354 DATA) arrived with no such command waiting: recorded, not paired.' },
   { code: 'smtp_bad_reply_line', severity: 'warning', description: 'A server line does not parse as a reply (NNN[ -]text).' },
   { code: 'smtp_reply_code_mismatch', severity: 'warning', description: 'Lines of one multi-line reply carry different codes.' },
   { code: 'smtp_reply_incomplete', severity: 'info', description: 'The session ended inside a multi-line reply.' },
@@ -28,5 +30,7 @@ export const SMTP_ANOMALIES: readonly AnomalyCodeInfo[] = [
   { code: 'smtp_data_rejected_body_sent', severity: 'warning', description: 'DATA was refused but the client had already sent body bytes (it did not wait for 354).' },
   { code: 'smtp_starttls_injection', severity: 'error', description: 'Cleartext bytes were sent after STARTTLS on the same side before the TLS handshake (command/response injection, CVE-2011-0411 class).' },
   { code: 'smtp_data_after_quit', severity: 'info', description: 'The client sent more commands after QUIT.' },
+  { code: 'smtp_sasl_inferred', severity: 'info', description: 'After AUTH, client base64 lines were taken as SASL responses without a visible 334 challenge (server side lost or not captured); the credential is decoded, its outcome known only from a 235/535.' },
+  { code: 'smtp_starttls_inside_tls', severity: 'warning', description: 'A second STARTTLS was accepted inside the decrypted session (RFC 3207 forbids it); the rest is not parsed.' },
   { code: 'smtp_sasl_error', severity: 'error', description: 'The SASL decoder failed on this exchange; the credential was recorded as far as known.' },
 ];

@@ -476,6 +476,234 @@ test('AUTH: LOGIN failure, CRAM-MD5 success (hashcat line), PLAIN cancelled with
   assert.deepEqual(ctx.entries('auth').map((e) => e.lines[0]), ['YWxpY2U=', 'd3Jvbmc=', resp, '*']);
 });
 
+// #region sequence errors and lost replies (corpus harness findings)
+
+test('refused DATA and refused nested MAIL keep the server transaction (Zeek mail-transactions-invalid)', () => {
+  const { ctx, facts } = play([
+    GREET,
+    ['client', 'EHLO h\r\n'],
+    ['server', EHLO_REPLY],
+    ['client', 'MAIL FROM:<bob@x>\r\n'],
+    ['server', '250 OK\r\n'],
+    ['client', 'DATA\r\n'],
+    ['server', '503 valid RCPT command must precede DATA\r\n'],
+    ['client', 'Hello (1)\r\n'],
+    ['server', '500 unrecognized command\r\n'],
+    ['client', 'MAIL FROM:<bob@x>\r\n'],
+    ['server', '503 sender already given\r\n'],
+    ['client', 'RCPT TO:<alice@y>\r\n'],
+    ['server', '250 Accepted\r\n'],
+    ['client', 'DATA\r\n'],
+    ['server', '354 go\r\n'],
+    ['client', 'Hello (2)\r\n.\r\n'],
+    ['server', '250 OK id=Q1\r\n'],
+  ]);
+  // One delivered transaction with the sender the server kept; the refused MAIL is its own record.
+  assert.deepEqual(
+    facts.transactions.map((t) => [t.index, t.mail_from, t.rcpt_to.map((r) => r.address), t.outcome, t.mail_reply_code]),
+    [
+      [1, 'bob@x', ['alice@y'], 'accepted', 250],
+      [2, 'bob@x', [], 'rejected', 503],
+    ],
+  );
+  assert.equal(ctx.messages.length, 1);
+  assert.deepEqual(ctx.messages[0].open.envelope, { mail_from: 'bob@x', rcpt_to: ['alice@y'] });
+  assert.equal(messageBytes(ctx.messages[0]).toString(), 'Hello (2)\r\n');
+  assert.equal(ctx.messages[0].closed?.delivery.queue_id, 'Q1');
+  // The state machine followed the server: DATA without RCPT, then a nested MAIL.
+  assert.deepEqual(ctx.anomalyCodes(), ['smtp_data_without_rcpt', 'smtp_unknown_command', 'smtp_nested_mail_transaction']);
+});
+
+test('refused DATA then RSET / QUIT: the kept transaction ends rejected with the refusal', () => {
+  const { facts } = play([
+    GREET,
+    ['client', 'EHLO h\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n'],
+    ['server', `${EHLO_REPLY}250 ok\r\n250 ok\r\n451 4.3.0 try later\r\n`],
+    ['client', 'RSET\r\nMAIL FROM:<c@x>\r\nRCPT TO:<d@y>\r\nDATA\r\n'],
+    ['server', '250 reset\r\n250 ok\r\n250 ok\r\n554 no\r\n'],
+    ['client', 'QUIT\r\n'],
+    ['server', '221 bye\r\n'],
+  ]);
+  assert.deepEqual(
+    facts.transactions.map((t) => [t.mail_from, t.outcome, t.data_reply_code, t.final_reply_code, t.final_reply_text]),
+    [
+      ['a@x', 'rejected', 451, 451, '4.3.0 try later'],
+      ['c@x', 'rejected', 554, 554, 'no'],
+    ],
+  );
+});
+
+test('pipelined RCPT/DATA after a refused nested MAIL go to the transaction the server holds', () => {
+  const { ctx, facts } = play([
+    GREET,
+    ['client', 'EHLO h\r\nMAIL FROM:<bob@x>\r\n'],
+    ['server', `${EHLO_REPLY}250 ok\r\n`],
+    ['client', 'MAIL FROM:<eve@x>\r\nRCPT TO:<alice@y>\r\nDATA\r\n'],
+    ['server', '503 sender already given\r\n250 ok\r\n354 go\r\n'],
+    ['client', 'body\r\n.\r\n'],
+    ['server', '250 queued\r\n'],
+  ]);
+  assert.deepEqual(
+    facts.transactions.map((t) => [t.mail_from, t.rcpt_to.map((r) => [r.address, r.reply_code]), t.outcome]),
+    [
+      ['bob@x', [['alice@y', 250]], 'accepted'],
+      ['eve@x', [], 'rejected'],
+    ],
+  );
+  assert.deepEqual(ctx.messages[0].open.envelope, { mail_from: 'bob@x', rcpt_to: ['alice@y'] });
+  assert.equal(messageBytes(ctx.messages[0]).toString(), 'body\r\n');
+});
+
+test('nested MAIL accepted: the earlier transaction ends, the new one carries on', () => {
+  const { facts } = play([
+    GREET,
+    ['client', 'EHLO h\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nMAIL FROM:<c@x>\r\nRCPT TO:<d@y>\r\nDATA\r\n'],
+    ['server', `${EHLO_REPLY}250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n`],
+    ['client', 'x\r\n.\r\n'],
+    ['server', '250 queued\r\n'],
+  ]);
+  assert.deepEqual(
+    facts.transactions.map((t) => [t.mail_from, t.rcpt_to.map((r) => r.address), t.outcome]),
+    [
+      ['a@x', ['b@y'], 'incomplete'],
+      ['c@x', ['d@y'], 'accepted'],
+    ],
+  );
+});
+
+test('334 answers only AUTH: a greeting without CRLF swallowed the EHLO reply (suricata bug 6053)', () => {
+  const { ctx, facts } = play([
+    ['server', `220 mx ESMTP ${'A'.repeat(3000)}Z`],
+    ['client', 'EHLO h\r\n'],
+    ['server', '250-mx.example\r\n'],
+    ['client', 'AUTH LOGIN\r\n'],
+    ['server', '334 VXNlcm5hbWU6\r\n'],
+    ['client', 'Z2FsdW50\r\n'],
+    ['server', '334 UGFzc3dvcmQ6\r\n'],
+    ['client', 'VjF2MXRyMG4=\r\n'],
+    ['server', '235 ok, go ahead\r\n'],
+    ['client', 'NOOP\r\n'],
+    ['server', '250 ok\r\n'],
+  ]);
+  assert.deepEqual(ctx.entries('auth').map((e) => e.lines[0]), ['Z2FsdW50', 'VjF2MXRyMG4=']);
+  assert.deepEqual(commands(ctx), ['EHLO h', 'AUTH LOGIN', 'NOOP']);
+  const c = ctx.credentials.map((x) => x.entry);
+  assert.deepEqual(c.map((x) => [x.mechanism, x.username, x.secret, x.outcome]), [['LOGIN', 'galunt', 'V1v1tr0n', 'success']]);
+  assert.deepEqual(facts.capabilities, []);
+  assert.deepEqual(ctx.anomalyCodes(), ['smtp_command_before_greeting', 'smtp_reply_skipped']);
+  assert.deepEqual(facts.unknown_commands, []);
+});
+
+test('a 334 or 354 with no AUTH / DATA waiting is recorded, not paired with the next command', () => {
+  const { ctx, facts } = play([
+    GREET,
+    ['client', 'EHLO h\r\n'],
+    ['server', `334 stray\r\n${EHLO_REPLY}`],
+    ['client', 'VRFY a\r\n'],
+    ['server', '354 stray\r\n252 a\r\n'],
+  ]);
+  assert.equal(facts.capabilities.length, 5);
+  assert.deepEqual(facts.vrfy, [{ argument: 'a', reply_code: 252 }]);
+  assert.deepEqual(ctx.anomalyCodes(), ['smtp_unexpected_reply', 'smtp_unexpected_reply']);
+  assert.equal(ctx.entries('reply').length, 5);
+});
+
+test('AUTH LOGIN with no server replies captured: base64 lines inferred as SASL (suricata bug 5989)', () => {
+  const { ctx, facts } = play([
+    GREET,
+    ['client', 'EHLO h\r\n'],
+    ['client', 'AUTH LOGIN\r\n'],
+    ['client', 'Z2FsdW50\r\n'],
+    ['client', 'VjF2MXRyMG4=\r\n'],
+    ['client', 'MAIL FROM:<a@x>\r\n'],
+    ['client', 'RCPT TO:<b@y>\r\n'],
+    ['client', 'QUIT\r\n'],
+  ]);
+  assert.deepEqual(ctx.entries('auth').map((e) => e.lines[0]), ['Z2FsdW50', 'VjF2MXRyMG4=']);
+  assert.deepEqual(commands(ctx), ['EHLO h', 'AUTH LOGIN', 'MAIL FROM:<a@x>', 'RCPT TO:<b@y>', 'QUIT']);
+  const c = ctx.credentials.map((x) => x.entry);
+  assert.deepEqual(c.map((x) => [x.mechanism, x.username, x.secret, x.outcome]), [['LOGIN', 'galunt', 'V1v1tr0n', 'unknown']]);
+  assert.deepEqual(ctx.anomalyCodes(), ['smtp_sasl_inferred']);
+  assert.deepEqual(facts.unknown_commands, []);
+});
+
+test('SASL inference is bounded: PLAIN with an initial response, verbs, and a third LOGIN line stay commands', () => {
+  const ir = Buffer.from('\0tim\0pw').toString('base64');
+  const { ctx } = play([
+    GREET,
+    ['client', `EHLO h\r\nAUTH PLAIN ${ir}\r\nZm9vYmFy\r\n`],
+    ['client', 'AUTH LOGIN\r\nRSET\r\ndXNlcg==\r\ncGFzcw==\r\nZXh0cmE=\r\n'],
+  ]);
+  // PLAIN with an initial response expects nothing more; RSET is a verb even though it is base64.
+  assert.deepEqual(commands(ctx), ['EHLO h', `AUTH PLAIN ${ir}`, 'Zm9vYmFy', 'AUTH LOGIN', 'RSET', 'ZXh0cmE=']);
+  assert.deepEqual(ctx.entries('auth').map((e) => e.lines[0]), ['dXNlcg==', 'cGFzcw==']);
+  const c = ctx.credentials.map((x) => x.entry);
+  assert.deepEqual(c.map((x) => [x.mechanism, x.username, x.secret]), [['PLAIN', 'tim', 'pw'], ['LOGIN', 'user', 'pass']]);
+});
+
+test('server gap over the second 334 (pcapplusplus Smtp.pcap): password inferred, 235 still answers AUTH', () => {
+  const { ctx, facts } = play([
+    GREET,
+    ['client', 'EHLO h\r\n'],
+    ['server', EHLO_REPLY],
+    ['client', 'AUTH LOGIN\r\n'],
+    ['server', '334 VXNlcm5hbWU6\r\n'],
+    ['client', 'Z3VycGFydGFwQHBhdHJpb3RzLmlu\r\n'],
+    ['gap', 'server', 18],
+    ['client', 'cHVuamFiQDEyMw==\r\n'],
+    ['server', '235 ok\r\n'],
+    ['client', 'QUIT\r\n'],
+    ['server', '221 bye\r\n'],
+  ]);
+  assert.deepEqual(ctx.entries('auth').map((e) => e.lines[0]), ['Z3VycGFydGFwQHBhdHJpb3RzLmlu', 'cHVuamFiQDEyMw==']);
+  const c = ctx.credentials.map((x) => x.entry);
+  assert.deepEqual(c.map((x) => [x.username, x.secret, x.outcome]), [['gurpartap@patriots.in', 'punjab@123', 'success']]);
+  assert.deepEqual(facts.auth.map((x) => x.outcome), ['success']);
+  assert.deepEqual(ctx.anomalyCodes(), ['smtp_sasl_inferred']);
+  assert.equal(facts.quit, true);
+});
+
+test('server gap that also swallowed the 235: the next command takes its own reply, AUTH outcome unknown', () => {
+  const { ctx, facts } = play([
+    GREET,
+    ['client', 'EHLO h\r\n'],
+    ['server', EHLO_REPLY],
+    ['client', 'AUTH LOGIN\r\n'],
+    ['server', '334 VXNlcm5hbWU6\r\n'],
+    ['client', 'dXNlcg==\r\n'],
+    ['gap', 'server', 40],
+    ['client', 'cGFzcw==\r\n'],
+    ['client', 'MAIL FROM:<a@x>\r\n'],
+    ['server', '250 sender ok\r\n'],
+    ['client', 'RCPT TO:<b@y>\r\n'],
+    ['server', '550 no such user\r\n'],
+  ]);
+  assert.deepEqual(ctx.credentials.map((x) => [x.entry.username, x.entry.secret, x.entry.outcome, x.last.frame]), [['user', 'pass', 'unknown', 10]]);
+  const tx = facts.transactions[0];
+  assert.equal(tx.mail_reply_code, 250);
+  assert.deepEqual(tx.rcpt_to.map((r) => [r.address, r.reply_code]), [['b@y', 550]]);
+});
+
+test('a 334 that arrives after an inferred response answers it, not the next command', () => {
+  const { ctx } = play([
+    GREET,
+    ['client', 'EHLO h\r\n'],
+    ['server', EHLO_REPLY],
+    ['client', 'AUTH LOGIN\r\ndXNlcg==\r\n'],
+    ['server', '334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n'],
+    ['client', 'cGFzcw==\r\n'],
+    ['server', '235 ok\r\n'],
+    ['client', 'NOOP\r\n'],
+    ['server', '250 ok\r\n'],
+  ]);
+  assert.deepEqual(ctx.entries('auth').map((e) => e.lines[0]), ['dXNlcg==', 'cGFzcw==']);
+  assert.deepEqual(ctx.credentials.map((x) => [x.entry.username, x.entry.secret, x.entry.outcome]), [['user', 'pass', 'success']]);
+  assert.equal(commands(ctx).at(-1), 'NOOP');
+  assert.equal(ctx.entries('reply').at(-1)?.code, 250);
+});
+
+// #endregion
+
 test('VRFY / EXPN / RSET / NOOP / HELP / XCLIENT / unknown commands', () => {
   const { ctx, facts } = play([
     GREET,

@@ -71,6 +71,11 @@ interface Tx {
   bdatFailed: boolean;
   /** BODY= parameter of MAIL (7BIT, 8BITMIME, BINARYMIME). */
   bodyType: string | null;
+  /**
+   * A DATA refused before any body (e.g. 503/554): the server keeps the transaction (RFC 5321
+   * §3.3), so it stays open; if it ends without an accepted body, this is its final reply.
+   */
+  refusal: Reply | null;
 }
 
 /** A command waiting for its reply (RFC 2920 pipelining queue). */
@@ -85,6 +90,11 @@ interface Pending {
   got354: boolean;
   /** LMTP (RFC 2033 §4.2): one final reply per accepted recipient after DATA. */
   lmtpLeft: number;
+  /**
+   * MAIL: the transaction that was open when it was sent. It ends only if this MAIL is accepted;
+   * a refused nested MAIL ("503 sender already given") leaves it open (RFC 5321 §4.1.4).
+   */
+  prevTx: Tx | null;
 }
 
 /** An AUTH exchange in progress. */
@@ -95,6 +105,12 @@ interface AuthAttempt {
   /** 334 challenges not yet answered by a client line. */
   awaiting: number;
   cancelled: boolean;
+  /** Client lines still plausible as SASL responses without a visible 334 (by mechanism). */
+  inferLeft: number;
+  /** Client lines taken as SASL responses without a 334; a late 334 answers one of them. */
+  inferred: number;
+  /** Kept open across a server gap (its 334 or final reply may have been in the lost bytes). */
+  gapKept: boolean;
 }
 
 /** Bytes that did not parse, summarised into one 'unparsed' entry. */
@@ -105,9 +121,37 @@ interface Unparsed {
   last: At;
 }
 
-/** How each side's bytes are consumed. */
-type ClientMode = 'command' | 'body' | 'sync' | 'encrypted';
-type ServerMode = 'reply' | 'sync' | 'encrypted';
+/**
+ * How each side's bytes are parsed. 'tls_hold': after STARTTLS, client bytes that start with a TLS
+ * record (the client did not wait for the 220) are held until the reply decides what they are.
+ */
+type ClientMode = 'command' | 'body' | 'sync' | 'tls_hold';
+type ServerMode = 'reply' | 'sync';
+
+/** TLS record content type "handshake" (RFC 8446 §5.1): never the first byte of an SMTP command. */
+const TLS_HANDSHAKE = 0x16;
+
+/** Reply codes only one command can get: 334/235 answer AUTH (RFC 4954 §4, §6), 354 answers DATA (RFC 5321 §4.3.2). */
+function onlyAnswers(code: number): string | null {
+  if (code === 334 || code === 235) return 'AUTH';
+  if (code === 354) return 'DATA';
+  return null;
+}
+
+/** Canonical base64 (RFC 4648 §4), as SASL responses are sent (RFC 4954 §4); "=" is an empty response. */
+const SASL_LINE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** How many client responses a mechanism sends without a challenge telling it to (for inference). */
+function inferableResponses(mechanism: string, initialResponse: boolean): number {
+  switch (mechanism.toUpperCase()) {
+    case 'LOGIN':
+      return initialResponse ? 1 : 2;
+    case 'PLAIN':
+      return initialResponse ? 0 : 1;
+    default:
+      return 0;
+  }
+}
 
 function replyOk(code: number): boolean {
   return code >= 200 && code < 300;
@@ -125,8 +169,9 @@ function replyOk(code: number): boolean {
 export class SmtpAnalyzer implements ProtocolAnalyzer {
   readonly protocol = 'smtp' as const;
   readonly #ctx: AnalyzerContext;
-  readonly #clientFramer: LineFramer;
-  readonly #serverFramer: LineFramer;
+  /** Line framers of the parse in progress: the wire's, then new ones for the decrypted stream. */
+  #clientFramer: LineFramer;
+  #serverFramer: LineFramer;
   readonly #unstuffer: DotUnstuffer;
 
   #state: SmtpState = 'connected';
@@ -151,9 +196,20 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
   #bdatTxForGap: Tx | null = null;
   #auth: AuthAttempt | null = null;
   #starttlsPending = false;
+  /** STARTTLS accepted: wire bytes of both sides are TLS records, handed to ctx.encryptedData. */
+  #wireTls = false;
+  /** Decrypted bytes arrived (onDecrypted): the dialogue restarted inside TLS. */
+  #decrypted = false;
+  /** A second STARTTLS was accepted inside the decrypted stream: parsing stops there. */
+  #decryptedStopped = false;
+  /** 'tls_hold' bytes (copies, bounded by maxLineBytes), and bytes past the bound or lost in gaps. */
+  #hold: { bytes: Uint8Array | null; gap: number; at: At }[] = [];
+  #holdBytes = 0;
   #clientUnparsed: Unparsed | null = null;
   #serverUnparsed: Unparsed | null = null;
   #txCount = 0;
+  /** Transactions with an open message sink: all are closed by onClose whatever else happened. */
+  readonly #openSinks = new Set<Tx>();
   #commands = 0;
   #replies = 0;
   #closed = false;
@@ -183,24 +239,8 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
     this.#ctx = ctx;
     const max = ctx.limits.maxLineBytes;
     this.#listCap = ctx.limits.maxTranscriptEntriesPerSession;
-    this.#clientFramer = new LineFramer(
-      {
-        onLine: (line, first, last) => this.#clientLine(line, first, last),
-        onBytes: (bytes, at) => this.#bdatBytes(bytes, at),
-        onBytesEnd: (at) => this.#bdatEnd(at),
-        onAnomaly: (code, detail, at) => this.#framerAnomaly(code, detail, at),
-      },
-      max,
-    );
-    this.#serverFramer = new LineFramer(
-      {
-        onLine: (line, first, last) => this.#serverLine(line, first, last),
-        onBytes: () => undefined,
-        onBytesEnd: () => undefined,
-        onAnomaly: (code, detail, at) => this.#framerAnomaly(code, detail, at),
-      },
-      max,
-    );
+    this.#clientFramer = this.#newClientFramer(max);
+    this.#serverFramer = this.#newServerFramer(max);
     this.#unstuffer = new DotUnstuffer({
       onBody: (bytes, at) => {
         const tx = this.#bodyTx;
@@ -215,21 +255,99 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
     if (midstream) this.#state = 'after_gap';
   }
 
+  #newClientFramer(max: number): LineFramer {
+    return new LineFramer(
+      {
+        onLine: (line, first, last) => this.#clientLine(line, first, last),
+        onBytes: (bytes, at) => this.#bdatBytes(bytes, at),
+        onBytesEnd: (at) => this.#bdatEnd(at),
+        onAnomaly: (code, detail, at) => this.#framerAnomaly(code, detail, at),
+      },
+      max,
+    );
+  }
+
+  #newServerFramer(max: number): LineFramer {
+    return new LineFramer(
+      {
+        onLine: (line, first, last) => this.#serverLine(line, first, last),
+        onBytes: () => undefined,
+        onBytesEnd: () => undefined,
+        onAnomaly: (code, detail, at) => this.#framerAnomaly(code, detail, at),
+      },
+      max,
+    );
+  }
+
   // #region input
 
   onData(side: Side, bytes: Uint8Array, at: At): void {
     if (this.#closed || bytes.length === 0) return;
-    if (side === 'client') this.#clientData(bytes, at);
-    else this.#serverData(bytes, at);
+    if (this.#wireTls) this.#encryptedIn(side, bytes, at);
+    else if (side === 'client') this.#clientData(bytes, at, true);
+    else this.#serverData(bytes, at, true);
   }
 
-  #clientData(bytes: Uint8Array, at: At): void {
+  /**
+   * Plaintext of the TLS layer after an accepted STARTTLS (both sides, in order). RFC 3207 §4.2:
+   * the dialogue starts over (no greeting, EHLO again, earlier EHLO/capabilities discarded); it is
+   * parsed like cleartext with new line framers. Facts history (HELO names, transactions, AUTH
+   * attempts) continues.
+   */
+  onDecrypted(side: Side, bytes: Uint8Array, at: At): void {
+    if (this.#closed || !this.#wireTls || this.#decryptedStopped || bytes.length === 0) return;
+    if (!this.#decrypted) this.#restartInTls(at);
+    if (side === 'client') this.#clientData(bytes, at, false);
+    else this.#serverData(bytes, at, false);
+  }
+
+  /** First decrypted bytes: fresh framers and protocol state for the dialogue inside TLS. */
+  #restartInTls(at: At): void {
+    this.#decrypted = true;
+    const max = this.#ctx.limits.maxLineBytes;
+    this.#clientFramer = this.#newClientFramer(max);
+    this.#serverFramer = this.#newServerFramer(max);
+    this.#clientMode = 'command';
+    this.#serverMode = 'reply';
+    this.#reply = null;
+    this.#pending = [];
+    this.#bodyTx = null;
+    this.#bodyFirst = null;
+    this.#bdatTxForGap = null;
+    this.#starttlsPending = false;
+    // No greeting inside TLS: the first reply answers the client's EHLO.
+    this.#greeted = true;
+    // RFC 3207 §4.2: the client MUST discard knowledge obtained from the server before TLS.
+    this.#facts.capabilities = [];
+    this.#step({ kind: 'tls_restart' }, at);
+  }
+
+  /** Wire bytes after the accepted STARTTLS: TLS records for the TLS layer, counted. */
+  #encryptedIn(side: Side, bytes: Uint8Array, at: At): void {
+    if (side === 'server' && this.#encrypted.server === 0 && this.#encrypted.client === 0) {
+      // The server's TLS handshake only answers the client's: server bytes first are
+      // cleartext injected after the 220 (RFC 3207 §5 response injection).
+      this.#ctx.anomaly('smtp_starttls_injection', 'server bytes after the STARTTLS 220 before any client TLS bytes', at);
+    }
+    this.#encrypted[side] += bytes.length;
+    this.#ctx.encryptedData(side, bytes, at);
+  }
+
+  /**
+   * Client bytes. `wire` false: decrypted bytes (never TLS-held or forwarded). The loop re-checks
+   * the mode after every framer return: a callback may switch to body, BDAT or TLS mid-chunk.
+   */
+  #clientData(bytes: Uint8Array, at: At, wire: boolean): void {
     let off = 0;
     const len = bytes.length;
     while (off < len) {
+      if (wire ? this.#wireTls : this.#decryptedStopped) {
+        if (wire) this.#encryptedIn('client', off === 0 ? bytes : bytes.subarray(off), at);
+        return;
+      }
       switch (this.#clientMode) {
-        case 'encrypted':
-          this.#encrypted.client += len - off;
+        case 'tls_hold':
+          this.#holdPush(off === 0 ? bytes : bytes.subarray(off), at);
           return;
         case 'body': {
           if (this.#bodyFirst === null) this.#bodyFirst = at;
@@ -241,35 +359,86 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
           break;
         }
         default:
+          if (
+            wire &&
+            this.#starttlsPending &&
+            bytes[off] === TLS_HANDSHAKE &&
+            !this.#clientFramer.hasPartialLine &&
+            !this.#clientFramer.inPlainMode
+          ) {
+            // A TLS ClientHello sent before the server's 220 arrived (the client did not wait).
+            this.#clientMode = 'tls_hold';
+            continue;
+          }
           off += this.#clientFramer.push(off === 0 ? bytes : bytes.subarray(off), at);
       }
     }
   }
 
-  #serverData(bytes: Uint8Array, at: At): void {
+  #serverData(bytes: Uint8Array, at: At, wire: boolean): void {
     let off = 0;
     const len = bytes.length;
     while (off < len) {
-      if (this.#serverMode === 'encrypted') {
-        const rest = len - off;
-        if (this.#encrypted.server === 0 && this.#encrypted.client === 0) {
-          // The server's TLS handshake only answers the client's: server bytes first are
-          // cleartext injected after the 220 (RFC 3207 §5 response injection).
-          this.#ctx.anomaly('smtp_starttls_injection', 'server bytes after the STARTTLS 220 before any client TLS bytes', at);
-        }
-        this.#encrypted.server += rest;
+      if (wire ? this.#wireTls : this.#decryptedStopped) {
+        // Bytes after the STARTTLS 220 in the same chunk are already TLS.
+        if (wire) this.#encryptedIn('server', off === 0 ? bytes : bytes.subarray(off), at);
         return;
       }
       off += this.#serverFramer.push(off === 0 ? bytes : bytes.subarray(off), at);
     }
   }
 
+  /** Holds client bytes sent after STARTTLS that start with a TLS record, up to maxLineBytes. */
+  #holdPush(bytes: Uint8Array, at: At): void {
+    const room = Math.max(0, this.#ctx.limits.maxLineBytes - this.#holdBytes);
+    const keep = Math.min(room, bytes.length);
+    if (keep > 0) {
+      this.#hold.push({ bytes: bytes.slice(0, keep), gap: 0, at });
+      this.#holdBytes += keep;
+    }
+    if (bytes.length > keep) this.#holdGap(bytes.length - keep, at);
+  }
+
+  #holdGap(length: number, at: At): void {
+    const lastHeld = this.#hold.length > 0 ? this.#hold[this.#hold.length - 1] : null;
+    if (lastHeld !== null && lastHeld.bytes === null) lastHeld.gap += length;
+    else this.#hold.push({ bytes: null, gap: length, at });
+  }
+
+  /** The STARTTLS reply decided: held bytes go to the TLS layer (220) or are recorded as unparsed. */
+  #releaseHold(tls: boolean, at: At): void {
+    if (this.#clientMode !== 'tls_hold') return;
+    const held = this.#hold;
+    this.#hold = [];
+    this.#holdBytes = 0;
+    this.#clientMode = tls ? 'command' : 'sync';
+    if (tls) {
+      for (const h of held) {
+        if (h.bytes !== null) this.#encryptedIn('client', h.bytes, h.at);
+        else {
+          this.#encrypted.client += h.gap;
+          this.#ctx.encryptedGap('client', h.gap, h.at);
+        }
+      }
+      return;
+    }
+    let n = 0;
+    for (const h of held) n += h.bytes === null ? h.gap : h.bytes.length;
+    if (n > 0 && held.length > 0) this.#addUnparsed('client', n, '(TLS record before the STARTTLS reply)', held[0].at, at);
+    this.#flushUnparsed('client');
+  }
+
   onGap(side: Side, length: number, at: At): void {
     if (this.#closed || length <= 0) return;
     this.#ctx.transcript({ side, kind: 'gap', lines: [], bytes: length }, at, at);
+    if (this.#wireTls) {
+      this.#encrypted[side] += length;
+      this.#ctx.encryptedGap(side, length, at);
+      return;
+    }
     if (side === 'client') {
-      if (this.#clientMode === 'encrypted') {
-        this.#encrypted.client += length;
+      if (this.#clientMode === 'tls_hold') {
+        this.#holdGap(length, at);
         return;
       }
       this.#flushUnparsed('client');
@@ -292,13 +461,9 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
       if (length > inPlain) {
         this.#clientFramer.reset();
         this.#clientMode = 'sync';
-        this.#afterGap(at);
+        this.#afterGap('client', at);
       }
     } else {
-      if (this.#serverMode === 'encrypted') {
-        this.#encrypted.server += length;
-        return;
-      }
       this.#flushUnparsed('server');
       if (this.#reply !== null) {
         this.#ctx.anomaly('smtp_reply_incomplete', 'gap inside a multi-line reply', at);
@@ -306,22 +471,42 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
       }
       this.#serverFramer.reset();
       this.#serverMode = 'sync';
-      this.#afterGap(at);
+      this.#afterGap('server', at);
     }
   }
 
-  /** Zeek-style recovery: the reply/command pairing is lost, so the queue is cleared. */
-  #afterGap(at: At): void {
+  /**
+   * Zeek-style recovery: the reply/command pairing is lost, so the queue is cleared. Exception:
+   * an AUTH exchange in progress when server bytes are lost. AUTH ends a pipelined group (RFC
+   * 4954 §4) so it is the last command waiting, and the lost bytes were most likely a 334: the
+   * exchange stays open, the client's next base64 lines are inferred SASL responses, and the next
+   * reply still answers AUTH.
+   */
+  #afterGap(side: Side, at: At): void {
     const pending = this.#pending;
     this.#pending = [];
-    for (const p of pending) {
-      if (p.tx === null || p.tx.done || (p.verb !== 'DATA' && p.verb !== 'BDAT')) continue;
-      p.tx.finalLost = true;
-      // Bytes complete, final reply no longer matchable: the message record is written now.
-      if (p.tx.bytesEnded) this.#finishTx(p.tx, 'incomplete', null, at);
+    const auth = this.#auth;
+    const keepAuth = side === 'server' && auth !== null && pending.length > 0 && pending[pending.length - 1].verb === 'AUTH';
+    for (let i = 0; i < pending.length; i++) {
+      if (keepAuth && i === pending.length - 1) this.#pending.push(pending[i]);
+      else this.#dropPending(pending[i], at);
     }
-    if (this.#auth !== null) this.#finishAuth(null, at);
+    if (keepAuth) {
+      auth.gapKept = true;
+      if (auth.inferLeft === 0 && auth.awaiting === 0) auth.inferLeft = 1;
+    } else if (auth !== null) {
+      this.#finishAuth(null, at);
+    }
     this.#step({ kind: 'gap' }, at);
+  }
+
+  /** A command whose reply will never be matched (gap, or a reply that fits a later command). */
+  #dropPending(p: Pending, at: At): void {
+    if (p.prevTx !== null && !p.prevTx.done) this.#finishTx(p.prevTx, 'incomplete', null, at);
+    if (p.tx === null || p.tx.done || (p.verb !== 'DATA' && p.verb !== 'BDAT')) return;
+    p.tx.finalLost = true;
+    // Bytes complete, final reply no longer matchable: the message record is written now.
+    if (p.tx.bytesEnded) this.#finishTx(p.tx, 'incomplete', null, at);
   }
 
   onSideEnd(_side: Side, _reason: 'fin' | 'rst', _at: At): void {
@@ -336,6 +521,7 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
       this.#reply = null;
       this.#finishReply(b, at);
     }
+    this.#releaseHold(false, at);
     this.#flushUnparsed('client');
     this.#flushUnparsed('server');
     if (this.#clientMode === 'body' && this.#bodyTx !== null) {
@@ -355,9 +541,14 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
       this.#finishTx(tx, 'aborted', null, at);
     }
     if (this.#auth !== null) this.#finishAuth(null, at);
-    // Bodies that ended without a final reply, then the open transaction.
-    for (const p of this.#pending) if (p.tx !== null && !p.tx.done) this.#finishTx(p.tx, 'incomplete', null, at);
+    // Bodies that ended without a final reply, then the open transaction(s).
+    for (const p of this.#pending) {
+      if (p.tx !== null && !p.tx.done) this.#finishTx(p.tx, 'incomplete', null, at);
+      if (p.prevTx !== null && !p.prevTx.done) this.#finishTx(p.prevTx, 'incomplete', null, at);
+    }
     if (this.#tx !== null && !this.#tx.done) this.#finishTx(this.#tx, 'incomplete', null, at);
+    // Safety net for the sink contract: no message stays unwritten.
+    for (const tx of [...this.#openSinks]) this.#finishTx(tx, 'incomplete', null, at);
     if (this.#encrypted.client > 0 || this.#encrypted.server > 0 || this.#facts.starttls.accepted) {
       this.#facts.encrypted_bytes = { client: this.#encrypted.client, server: this.#encrypted.server };
     }
@@ -397,16 +588,46 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
     const auth = this.#auth;
     if (auth !== null && auth.awaiting > 0) {
       auth.awaiting--;
-      this.#ctx.transcript({ side: 'client', kind: 'auth', lines: [line] }, first, last);
-      if (line === '*') auth.cancelled = true;
-      this.#sasl(auth, (x) => x.clientResponse(line), last);
+      this.#saslLine(auth, line, first, last);
+      return;
+    }
+    if (auth !== null && auth.inferLeft > 0 && this.#plausibleSaslLine(line)) {
+      // The 334 was not captured (one-sided capture, server gap, or a reply swallowed by a
+      // malformed line): the mechanism still expects a response and this line is one.
+      if (auth.inferred === 0) {
+        this.#ctx.anomaly('smtp_sasl_inferred', `AUTH ${auth.mechanism}: SASL response without a visible 334`, first);
+      }
+      auth.inferred++;
+      this.#saslLine(auth, line, first, last);
       return;
     }
     this.#command(line, first, last);
   }
 
+  #saslLine(auth: AuthAttempt, line: string, first: At, last: At): void {
+    if (auth.inferLeft > 0) auth.inferLeft--;
+    this.#ctx.transcript({ side: 'client', kind: 'auth', lines: [line] }, first, last);
+    if (line === '*') auth.cancelled = true;
+    this.#sasl(auth, (x) => x.clientResponse(line), last);
+  }
+
+  /** A client line that can only be a SASL response: canonical base64 (or "*") and no SMTP verb. */
+  #plausibleSaslLine(line: string): boolean {
+    if (line === '*') return true;
+    if (line.length === 0 || line.length > this.#ctx.limits.maxLineBytes || !SASL_LINE.test(line)) return false;
+    return !isSmtpVerb(line.toUpperCase());
+  }
+
   #command(line: string, first: At, last: At): void {
     const { verb, argument } = splitCommand(line);
+    const auth = this.#auth;
+    if (auth !== null && auth.awaiting === 0 && (auth.inferred > 0 || auth.gapKept) && isSmtpVerb(verb)) {
+      // The client moved on from an AUTH whose replies were not seen: its final reply is lost
+      // too, so AUTH leaves the queue rather than take the reply meant for this command.
+      const i = this.#pending.findIndex((p) => p.verb === 'AUTH');
+      if (i >= 0) this.#pending.splice(i, 1);
+      this.#finishAuth(null, first);
+    }
     this.#commands++;
     this.#ctx.transcript({ side: 'client', kind: 'command', command: verb, argument, lines: [line] }, first, last);
     if (this.#starttlsPending) {
@@ -414,7 +635,7 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
     } else if (this.#state === 'quit') {
       this.#ctx.anomaly('smtp_data_after_quit', `client sent ${verb} after QUIT`, first);
     }
-    const pending: Pending = { verb, first, tx: null, rcpt: null, probe: null, bdatLast: false, got354: false, lmtpLeft: 0 };
+    const pending: Pending = { verb, first, tx: null, rcpt: null, probe: null, bdatLast: false, got354: false, lmtpLeft: 0, prevTx: null };
     let bdatLast = false;
     if (verb === 'BDAT') bdatLast = parseBdat(argument).last;
     this.#step({ kind: 'command', verb, last: bdatLast }, first);
@@ -439,10 +660,11 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
       case 'SEND':
       case 'SOML':
       case 'SAML': {
-        // A transaction whose body ended waits for its final reply (pipelined MAIL after the dot).
-        if (this.#tx !== null && !this.#tx.done && !this.#tx.bytesEnded && this.#bodyTx !== this.#tx) {
-          this.#finishTx(this.#tx, 'incomplete', null, first);
-        }
+        // The transaction still open (a body that ended waits for its final reply instead: a
+        // pipelined MAIL after the dot). It ends when this MAIL is accepted, not before: a refused
+        // nested MAIL leaves it open (RFC 5321 §4.1.4).
+        const open = this.#tx;
+        if (open !== null && !open.done && !open.bytesEnded && this.#bodyTx !== open) pending.prevTx = open;
         const p = parseMailFrom(argument);
         this.#pathIssues(p, 'MAIL', first);
         const tx = this.#newTx(first);
@@ -533,7 +755,16 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
       case 'AUTH': {
         if (this.#auth !== null) this.#finishAuth(null, first);
         const a = parseAuth(argument);
-        const attempt: AuthAttempt = { exchange: null, mechanism: a.mechanism, first, awaiting: 0, cancelled: false };
+        const attempt: AuthAttempt = {
+          exchange: null,
+          mechanism: a.mechanism,
+          first,
+          awaiting: 0,
+          cancelled: false,
+          inferLeft: inferableResponses(a.mechanism, a.initialResponse !== null),
+          inferred: 0,
+          gapKept: false,
+        };
         try {
           attempt.exchange = new SaslExchange(a.mechanism, a.initialResponse);
         } catch (e) {
@@ -545,6 +776,8 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
       case 'STARTTLS':
         this.#facts.starttls.requested = true;
         this.#starttlsPending = true;
+        // Stop after this line: what follows may be a TLS ClientHello (see #clientData).
+        this.#clientFramer.pause();
         break;
       case 'XCLIENT':
       case 'XFORWARD':
@@ -585,6 +818,9 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
         this.#overflowReported = true;
         this.#ctx.anomaly('smtp_pipeline_overflow', `more than ${this.#ctx.limits.maxPendingCommands} commands without replies`, at);
       }
+      // Its reply will never be matched: a body it carries ends without waiting for one, and a
+      // transaction it would have replaced ends now.
+      this.#dropPending(p, at);
       return;
     }
     this.#pending.push(p);
@@ -603,6 +839,7 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
     const rcpt = tx.rec.rcpt_to.filter((r) => r.accepted !== false).map((r) => r.address);
     tx.sink = this.#ctx.openMessage({ transport: tx.transport, envelope: { mail_from: tx.rec.mail_from, rcpt_to: rcpt }, at });
     tx.rec.message_id = tx.sink.id;
+    this.#openSinks.add(tx);
   }
 
   /** CRLF.CRLF consumed: the DATA body is complete. */
@@ -730,7 +967,7 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
         this.#bodyFirst = null;
         this.#unstuffer.begin();
         this.#clientMode = 'body';
-        this.#pending.push({ verb: 'DATA', first: reply.first, tx, rcpt: null, probe: null, bdatLast: false, got354: true, lmtpLeft: 0 });
+        this.#pending.push({ verb: 'DATA', first: reply.first, tx, rcpt: null, probe: null, bdatLast: false, got354: true, lmtpLeft: 0, prevTx: null });
         this.#greeted = true;
         this.#step({ kind: 'command', verb: 'DATA' }, reply.first);
         this.#step({ kind: 'reply', verb: 'DATA', code: 354 }, last);
@@ -764,6 +1001,22 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
       this.#step({ kind: 'reply', verb: null, code: reply.code }, last);
       return;
     }
+    const only = onlyAnswers(reply.code);
+    if (only !== null && head.verb !== only) {
+      // Replies come in command order (RFC 2920 §3.1), but some codes answer one command only.
+      // A 334 while EHLO waits means EHLO's reply was lost (e.g. swallowed by a greeting without
+      // CRLF): the commands before the one it fits lost their replies and leave the queue.
+      const i = this.#pending.findIndex((p) => p.verb === only);
+      if (i < 0) {
+        this.#ctx.anomaly('smtp_unexpected_reply', `${reply.code} with no ${only} waiting (next: ${head.verb})`, reply.first);
+        return;
+      }
+      const dropped = this.#pending.splice(0, i);
+      this.#ctx.anomaly('smtp_reply_skipped', `${reply.code} answers ${only}: no reply seen for ${dropped.map((p) => p.verb).join(' ')}`, reply.first);
+      for (const p of dropped) this.#dropPending(p, reply.first);
+      this.#matchReply(this.#pending[0], reply);
+      return;
+    }
     this.#matchReply(head, reply);
   }
 
@@ -773,7 +1026,9 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
     // Intermediate replies keep the command at the head of the queue.
     if (p.verb === 'AUTH' && code === 334 && this.#auth !== null) {
       const auth = this.#auth;
-      auth.awaiting++;
+      // A late 334 answers a response already taken as SASL by inference.
+      if (auth.inferred > 0) auth.inferred--;
+      else auth.awaiting++;
       const text = reply.text;
       this.#sasl(auth, (x) => x.serverChallenge(text), at);
       this.#step({ kind: 'reply', verb: 'AUTH', code }, at);
@@ -783,6 +1038,7 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
       p.got354 = true;
       const tx = p.tx;
       if (tx !== null) {
+        tx.refusal = null;
         tx.rec.data_reply_code = code;
         if (tx.sink === null && !tx.done) this.#openMessage(tx, at);
       }
@@ -799,7 +1055,13 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
     if (p.verb === 'DATA' && p.lmtpLeft > 1) {
       this.#pending.unshift({ ...p, verb: LMTP_MORE, tx: null, lmtpLeft: p.lmtpLeft - 1 });
     }
-    this.#step({ kind: 'reply', verb: p.verb, code, last: p.bdatLast }, at);
+    // Refusals that leave the server's open transaction in place (RFC 5321 §3.3, §4.1.4).
+    let held: 'mail' | 'rcpt' | undefined;
+    if (!replyOk(code)) {
+      if (p.verb === 'DATA' && p.tx !== null && this.#dataRefusalKeepsTx(p, p.tx)) held = phaseOf(p.tx);
+      else if (isMailVerb(p.verb) && p.prevTx !== null && this.#nestedMailRefusalKeepsTx(p)) held = phaseOf(p.prevTx);
+    }
+    this.#step({ kind: 'reply', verb: p.verb, code, last: p.bdatLast, held }, at);
     const tx = p.tx;
     if (tx !== null && !tx.done) tx.rec.frame_last = at.frame;
 
@@ -816,12 +1078,7 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
       case 'SEND':
       case 'SOML':
       case 'SAML':
-        if (tx !== null) {
-          tx.rec.mail_reply_code = code;
-          if (!replyOk(code) && !tx.done && tx.sink === null && tx.rec.rcpt_to.length === 0) {
-            this.#finishTx(tx, 'rejected', reply, at);
-          }
-        }
+        if (tx !== null) this.#mailReply(p, tx, reply);
         break;
       case 'RCPT':
         if (p.rcpt !== null) {
@@ -851,10 +1108,78 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
         this.#starttlsPending = false;
         // RFC 3207 §4: 220 = ready to start TLS; everything after is encrypted.
         if (code === 220) this.#startTls(reply, at);
+        else this.#releaseHold(false, at);
         break;
       default:
         break;
     }
+  }
+
+  /** The server accepted MAIL for this transaction, and it is still open. */
+  #serverHoldsTx(tx: Tx): boolean {
+    return !tx.done && !tx.bytesEnded && tx.rec.mail_reply_code !== null && replyOk(tx.rec.mail_reply_code);
+  }
+
+  /** A refusal of DATA before any body, in a transaction the server holds: it stays open. */
+  #dataRefusalKeepsTx(p: Pending, tx: Tx): boolean {
+    return (
+      !p.got354 &&
+      this.#bodyTx === tx &&
+      this.#clientMode === 'body' &&
+      tx.sink === null &&
+      this.#bodyFirst === null &&
+      this.#serverHoldsTx(tx)
+    );
+  }
+
+  /** A refused nested MAIL while the server holds the earlier transaction: that one stays open. */
+  #nestedMailRefusalKeepsTx(p: Pending): boolean {
+    const prev = p.prevTx;
+    const tx = p.tx;
+    return prev !== null && tx !== null && !tx.done && tx.sink === null && this.#serverHoldsTx(prev);
+  }
+
+  #mailReply(p: Pending, tx: Tx, reply: Reply): void {
+    const at = reply.last;
+    tx.rec.mail_reply_code = reply.code;
+    const prev = p.prevTx;
+    if (!replyOk(reply.code) && prev !== null && this.#nestedMailRefusalKeepsTx(p)) {
+      this.#mergeRefusedMail(tx, prev, reply, at);
+      return;
+    }
+    // Accepted: the server started a new transaction and abandoned the one before.
+    if (prev !== null && !prev.done) this.#finishTx(prev, 'incomplete', null, at);
+    if (!replyOk(reply.code) && !tx.done && tx.sink === null && tx.rec.rcpt_to.length === 0) {
+      this.#finishTx(tx, 'rejected', reply, at);
+    }
+  }
+
+  /**
+   * "503 sender already given": the refused MAIL is recorded as its own rejected transaction,
+   * and whatever was pipelined after it (RCPT, DATA) went to the transaction the server holds.
+   */
+  #mergeRefusedMail(tx: Tx, prev: Tx, reply: Reply, at: At): void {
+    const max = this.#ctx.limits.maxRecipients;
+    for (const r of tx.rec.rcpt_to) {
+      if (prev.rec.rcpt_to.length < max) prev.rec.rcpt_to.push(r);
+      else prev.extraRcpts++;
+    }
+    prev.extraRcpts += tx.extraRcpts;
+    tx.rec.rcpt_to = [];
+    tx.extraRcpts = 0;
+    if (tx.rec.body_command !== null) {
+      prev.rec.body_command = tx.rec.body_command;
+      prev.transport = tx.transport;
+      prev.rec.bdat_chunks.push(...tx.rec.bdat_chunks);
+      tx.rec.body_command = null;
+      tx.rec.bdat_chunks = [];
+    }
+    for (const q of this.#pending) if (q.tx === tx) q.tx = prev;
+    if (this.#bodyTx === tx) this.#bodyTx = prev;
+    if (this.#bdatTxForGap === tx) this.#bdatTxForGap = null;
+    if (this.#tx === tx) this.#tx = prev;
+    prev.rec.frame_last = Math.max(prev.rec.frame_last, tx.rec.frame_last);
+    this.#finishTx(tx, 'rejected', reply, at);
   }
 
   /** The reply to DATA that is not 354: the end-of-data reply, or a refusal of DATA. */
@@ -869,10 +1194,14 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
     if (this.#bodyTx === tx && this.#clientMode === 'body') {
       if (!p.got354) {
         if (tx.sink === null && this.#bodyFirst === null) {
-          // RFC 5321 §3.3: DATA refused (e.g. 554 no valid recipients): no body follows.
+          // RFC 5321 §3.3: DATA refused (e.g. 503, 554 no valid recipients): no body follows.
           this.#bodyTx = null;
           this.#clientMode = 'command';
-          this.#finishTx(tx, 'rejected', reply, at);
+          // The server keeps a transaction it accepted MAIL for: RCPT and DATA may follow, and
+          // a nested MAIL is refused ("503 sender already given"). The refusal is its final reply
+          // if nothing better comes.
+          if (this.#serverHoldsTx(tx)) tx.refusal = reply;
+          else this.#finishTx(tx, 'rejected', reply, at);
           return;
         }
         // The client sent the body without waiting; the server read it as commands.
@@ -897,19 +1226,34 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
   }
 
   #startTls(reply: Reply, at: At): void {
-    this.#facts.starttls.accepted = true;
-    this.#facts.starttls.frame = at.frame;
-    this.#facts.encrypted_from_frame = at.frame;
+    this.#flushUnparsed('client');
+    this.#flushUnparsed('server');
     this.#ctx.transcript({ side: 'server', kind: 'tls', lines: [] }, reply.first, at);
-    this.#ctx.markEncrypted(at);
-    this.#serverMode = 'encrypted';
     this.#serverFramer.pause();
-    // Client bytes already framed but not yet a line (injected, cleartext) are counted.
-    this.#clientMode = 'encrypted';
+    if (this.#decrypted) {
+      // STARTTLS again inside TLS (RFC 3207 §4.2 forbids it): what follows is TLS inside TLS.
+      this.#ctx.anomaly('smtp_starttls_inside_tls', 'a second STARTTLS was accepted inside the decrypted session', at);
+      this.#decryptedStopped = true;
+    } else {
+      this.#facts.starttls.accepted = true;
+      this.#facts.starttls.frame = at.frame;
+      this.#facts.encrypted_from_frame = at.frame;
+      this.#ctx.markEncrypted(at);
+      this.#wireTls = true;
+    }
+    // Client bytes framed but not yet a line (injected cleartext) are dropped with the framer.
     this.#clientFramer.reset();
     if (this.#auth !== null) this.#finishAuth(null, at);
+    const pending = this.#pending;
     this.#pending = [];
+    for (const p of pending) this.#dropPending(p, at);
+    const body = this.#bodyTx;
+    this.#bodyTx = null;
+    if (body !== null && !body.done) this.#finishTx(body, 'aborted', null, at);
     if (this.#tx !== null && !this.#tx.done) this.#finishTx(this.#tx, 'incomplete', null, at);
+    if (this.#clientMode === 'body') this.#clientMode = 'command';
+    // A ClientHello sent before this reply goes to the TLS layer first, in stream order.
+    this.#releaseHold(true, at);
   }
 
   // #endregion
@@ -1017,6 +1361,7 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
       finalLost: false,
       bdatFailed: false,
       bodyType: null,
+      refusal: null,
     };
     this.#tx = tx;
     return tx;
@@ -1026,6 +1371,12 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
   #finishTx(tx: Tx, outcome: SmtpTransactionRecord['outcome'], reply: Reply | null, at: At): void {
     if (tx.done) return;
     tx.done = true;
+    this.#openSinks.delete(tx);
+    if (tx.refusal !== null && reply === null && (outcome === 'reset' || outcome === 'incomplete')) {
+      // Its DATA was refused and no body followed: that refusal is how it ended.
+      outcome = 'rejected';
+      reply = tx.refusal;
+    }
     const rec = tx.rec;
     rec.outcome = outcome;
     rec.frame_last = Math.max(rec.frame_last, at.frame);
@@ -1111,6 +1462,15 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
   }
 
   // #endregion
+}
+
+function isMailVerb(verb: string): boolean {
+  return verb === 'MAIL' || verb === 'SEND' || verb === 'SOML' || verb === 'SAML';
+}
+
+/** The phase of an open transaction, for the state machine: recipients accepted or not yet. */
+function phaseOf(tx: Tx): 'mail' | 'rcpt' {
+  return tx.rec.rcpt_to.some((r) => r.accepted === true) ? 'rcpt' : 'mail';
 }
 
 /**

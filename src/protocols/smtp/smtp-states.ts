@@ -26,7 +26,10 @@ export type SmtpState =
   | 'bdat'
   /** End of data seen (CRLF.CRLF or BDAT LAST): the final reply is expected. */
   | 'after_data'
-  /** STARTTLS accepted (220): the rest is encrypted. Terminal. */
+  /**
+   * STARTTLS accepted (220): the rest is encrypted. Terminal on the wire; when the TLS layer is
+   * decrypted, a `tls_restart` event starts the protocol over inside TLS.
+   */
   | 'tls'
   /** QUIT sent. */
   | 'quit'
@@ -36,9 +39,22 @@ export type SmtpState =
 /** What drives a transition. `verb` is the upper-case command the reply answers (null: none). */
 export type SmtpEvent =
   | { readonly kind: 'command'; readonly verb: string; readonly last?: boolean }
-  | { readonly kind: 'reply'; readonly verb: string | null; readonly code: number; readonly last?: boolean }
+  | {
+      readonly kind: 'reply';
+      readonly verb: string | null;
+      readonly code: number;
+      readonly last?: boolean;
+      /**
+       * The phase of a mail transaction the server still holds after a refusal (a refused DATA or
+       * a refused nested MAIL leaves the open transaction in place, RFC 5321 §4.1.4 / §3.3).
+       * Set by the analyzer, which knows the earlier replies; absent when no transaction stays open.
+       */
+      readonly held?: 'mail' | 'rcpt';
+    }
   | { readonly kind: 'body_end' }
-  | { readonly kind: 'gap' };
+  | { readonly kind: 'gap' }
+  /** Decrypted bytes follow the accepted STARTTLS: the dialogue restarts inside TLS. */
+  | { readonly kind: 'tls_restart' };
 
 /** Result of one transition: the next state and an anomaly code when the sequence was invalid. */
 export interface SmtpStep {
@@ -85,7 +101,7 @@ function onCommand(state: SmtpState, verb: string, last: boolean): SmtpStep {
   }
 }
 
-function onReply(state: SmtpState, verb: string | null, code: number, last: boolean): SmtpStep {
+function onReply(state: SmtpState, verb: string | null, code: number, last: boolean, held: 'mail' | 'rcpt' | undefined): SmtpStep {
   if (state === 'tls') return step('tls');
   const ok = code >= 200 && code < 300;
   if (verb === null) {
@@ -103,10 +119,14 @@ function onReply(state: SmtpState, verb: string | null, code: number, last: bool
     case 'SEND':
     case 'SOML':
     case 'SAML':
+      // A refused nested MAIL ("503 sender already given") leaves the open transaction as it was.
+      if (!ok && held !== undefined) return step(held);
       return step(ok ? state : state === 'mail' ? 'ready' : state);
     case 'DATA':
       if (code === 354) return step(state === 'after_data' ? 'after_data' : 'data');
-      // A final reply ends the transaction (accepted, or DATA refused / body rejected).
+      // RFC 5321 §3.3: a DATA refused before any body keeps the server's transaction (MAIL, RCPTs).
+      if (held !== undefined) return step(held);
+      // A final reply ends the transaction (accepted, body rejected, or DATA refused with no transaction).
       return step('ready');
     case 'BDAT':
       return step(last || !ok ? 'ready' : state);
@@ -133,10 +153,14 @@ export function smtpTransition(state: SmtpState, ev: SmtpEvent): SmtpStep {
     case 'command':
       return onCommand(state, ev.verb, ev.last === true);
     case 'reply':
-      return onReply(state, ev.verb, ev.code, ev.last === true);
+      return onReply(state, ev.verb, ev.code, ev.last === true, ev.held);
     case 'body_end':
       return step(state === 'tls' ? 'tls' : 'after_data');
     case 'gap':
       return step(state === 'tls' ? 'tls' : 'after_gap');
+    case 'tls_restart':
+      // RFC 3207 §4.2: the server sends no new greeting; the client must start again with EHLO,
+      // and everything known before TLS (except history) is discarded.
+      return step('greeted');
   }
 }
