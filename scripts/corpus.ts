@@ -1,5 +1,5 @@
 /**
- * `npm run corpus`: runs mailsleuth on every SMTP capture of ../shared/corpus (public + lab)
+ * `npm run corpus`: runs mailsleuth on every SMTP, POP3 and IMAP capture of ../shared/corpus (public + lab)
  * and prints how the output compares with tshark, Zeek and the lab ground truth.
  *
  * Usage: node dist/scripts/corpus.js [--strict] [--verbose] [--json FILE] [filter ...]
@@ -10,7 +10,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { tally, type CheckResult } from './corpus/compare.js';
-import { runLabCapture, runPublicCapture, selectCorpus } from './corpus/run.js';
+import { runLabCapture, runPublicCapture, runPublicMailboxCapture, selectCorpus } from './corpus/run.js';
 import { sharedDir } from '../test/helpers/paths.js';
 
 interface Row {
@@ -51,6 +51,11 @@ async function main(): Promise<number> {
     if (!want(c.id)) continue;
     const t0 = Date.now();
     rows.push({ capture: c.id, results: await runPublicCapture(c), ms: Date.now() - t0 });
+  }
+  for (const c of sel.publicMailbox) {
+    if (!want(c.id)) continue;
+    const t0 = Date.now();
+    rows.push({ capture: c.id, results: await runPublicMailboxCapture(c), ms: Date.now() - t0 });
   }
   for (const c of sel.lab) {
     if (!want(c.id)) continue;
@@ -97,7 +102,7 @@ async function main(): Promise<number> {
   console.log(
     `Totals: ${rows.length} captures (${rows.filter((r) => tally(r.results).mismatch > 0).length} with mismatches), ` +
       `${t.match} match, ${t.mismatch} mismatch, ${t['tshark-error']} tshark-error, ${t.skipped} skipped; ` +
-      `${sel.publicOther.length} public captures without SMTP not run; ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      `${sel.publicOther.length} public captures without SMTP/POP3/IMAP not run; ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );
   if (jsonFile) writeFileSync(jsonFile, JSON.stringify(all, null, 1));
   return strict && t.mismatch > 0 ? 1 : 0;

@@ -11,7 +11,8 @@
  *   DATA exported as a message); the reason names the case. We must be right there, not tshark.
  * - `skipped`: not comparable yet (encrypted, other protocol, Zeek artefact); the reason says why.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import iconv from 'iconv-lite';
 import type { MessageRecord, SessionRecord, SmtpTransactionRecord, TranscriptRecord } from '../../src/core/records.js';
 import type {
@@ -21,6 +22,7 @@ import type {
   LabTruth,
   PublicCapture,
   TsharkImfObject,
+  TsharkMailboxRow,
   TsharkSmtpRow,
   ZeekSmtpRow,
 } from './loaders.js';
@@ -176,6 +178,121 @@ export function compareTshark(capture: string, rows: TsharkSmtpRow[], transcript
       if (hit) out.push(result(capture, 'tshark-auth', 'match', what, describe(hit)));
       else out.push(result(capture, 'tshark-auth', 'mismatch', what, inFrame(row.frame), 'no client auth line in that frame'));
     }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// (a') transcript vs tshark pop.tsv / imap.tsv
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Every POP3 / IMAP request and response tshark lists has a transcript entry in the same frame
+ * (responses may also be covered by an entry that started at or before that frame and completed
+ * later: multi-line responses and literals span segments).
+ *
+ * Rules: POP: tshark's command upper-cased equals our `command`; its indicator equals our reply
+ * `status` (a "+ " SASL challenge is our server `auth` entry). IMAP: tag and command equal ours
+ * (tshark shows `UID FETCH` as `FETCH`); a tagged status is our server reply with that tag and
+ * status. Documented tshark errors (MANIFEST dissector limits) become `tshark-error`: a base64
+ * SASL line shown as a POP command where we hold a client `auth` entry, and IMAP literal
+ * continuation lines (`)` after a FETCH literal, text of an APPEND literal) shown as untagged requests.
+ */
+export function compareTsharkMailbox(capture: string, proto: 'pop3' | 'imap', rows: TsharkMailboxRow[], transcript: TranscriptRecord[]): CheckResult[] {
+  const out: CheckResult[] = [];
+  const mine = transcript.filter((e) => e.protocol === proto);
+  const byFrame = new Map<number, TranscriptRecord[]>();
+  for (const e of mine) {
+    let l = byFrame.get(e.frame);
+    if (!l) byFrame.set(e.frame, (l = []));
+    l.push(e);
+  }
+  const used = new Set<TranscriptRecord>();
+  const take = (frame: number, pred: (e: TranscriptRecord) => boolean): TranscriptRecord | null => {
+    for (const e of byFrame.get(frame) ?? []) {
+      if (!used.has(e) && pred(e)) {
+        used.add(e);
+        return e;
+      }
+    }
+    return null;
+  };
+  const spanning = (frame: number, pred: (e: TranscriptRecord) => boolean): TranscriptRecord | null => {
+    for (const e of mine) if (e.frame_first <= frame && frame <= e.frame && pred(e)) return e;
+    return null;
+  };
+  const inFrame = (frame: number): string[] => (byFrame.get(frame) ?? []).map(describe);
+  const check = `tshark-${proto}`;
+  for (const row of rows) {
+    if (proto === 'pop3') {
+      for (const cmd of row.commands) {
+        const what = `frame ${row.frame} command ${cmd}`;
+        const want = cmd.toUpperCase();
+        const hit = take(row.frame, (e) => e.side === 'client' && e.kind === 'command' && (e.command ?? '').toUpperCase() === want);
+        if (hit) {
+          out.push(result(capture, `${check}-command`, 'match', what, describe(hit)));
+          continue;
+        }
+        const sasl = take(row.frame, (e) => e.side === 'client' && e.kind === 'auth' && (e.lines[0] ?? '').startsWith(cmd));
+        if (sasl) {
+          out.push(result(capture, `${check}-command`, 'tshark-error', what, describe(sasl),
+            'tshark 4.0 shows a base64 SASL response line as a POP command (MANIFEST dissector limits); we hold it as an auth line'));
+          continue;
+        }
+        out.push(result(capture, `${check}-command`, 'mismatch', what, inFrame(row.frame), 'no client command with this verb in that frame'));
+      }
+      for (const st of row.statuses) {
+        const what = `frame ${row.frame} response ${st}`;
+        const isResp = (e: TranscriptRecord): boolean =>
+          e.side === 'server' && ((e.kind === 'reply' && (e.status ?? '').toUpperCase() === st.toUpperCase()) || (e.kind === 'auth' && st === '+'));
+        const hit = take(row.frame, isResp) ?? spanning(row.frame, isResp);
+        out.push(hit
+          ? result(capture, `${check}-response`, 'match', what, describe(hit))
+          : result(capture, `${check}-response`, 'mismatch', what, inFrame(row.frame), 'no server response with this status in that frame'));
+      }
+      continue;
+    }
+    // IMAP: pair request tags with commands (tshark lists them in order).
+    row.commands.forEach((cmd, i) => {
+      const tag = row.requestTags[i] ?? '';
+      const what = `frame ${row.frame} request ${tag} ${cmd}`;
+      if (tag === '') {
+        const lit = spanning(row.frame, (e) => e.kind === 'data' || e.kind === 'reply' || e.kind === 'command');
+        out.push(lit
+          ? result(capture, `${check}-request`, 'tshark-error', what, describe(lit),
+              'tshark 4.0 shows a line that continues a literal (")" closing a FETCH, APPEND text) as an untagged request; we hold it inside the response/command')
+          : result(capture, `${check}-request`, 'mismatch', what, inFrame(row.frame), 'untagged tshark request with no entry here'));
+        return;
+      }
+      const want = cmd.toUpperCase();
+      const isCmd = (e: TranscriptRecord): boolean => {
+        const c = (e.command ?? '').toUpperCase();
+        return e.side === 'client' && e.kind === 'command' && e.tag === tag && (c === want || c === `UID ${want}`);
+      };
+      const hit = take(row.frame, isCmd) ?? spanning(row.frame, isCmd);
+      out.push(hit
+        ? result(capture, `${check}-request`, 'match', what, describe(hit))
+        : result(capture, `${check}-request`, 'mismatch', what, inFrame(row.frame), 'no client command with this tag and verb in that frame'));
+    });
+    // tshark 4.0 takes the ")" that closes a FETCH after a literal as a response tag; its
+    // statuses belong to the real tags only.
+    for (const tag of row.responseTags.filter((t) => t === ')')) {
+      const what = `frame ${row.frame} response ${tag}`;
+      const lit = spanning(row.frame, (e) => e.side === 'server' && e.kind === 'reply');
+      out.push(lit
+        ? result(capture, `${check}-response`, 'tshark-error', what, describe(lit),
+            'tshark 4.0 shows the ")" closing a FETCH response after its literal as a response tag; it is the end of our untagged FETCH entry')
+        : result(capture, `${check}-response`, 'mismatch', what, inFrame(row.frame), 'no server response here'));
+    }
+    row.responseTags.filter((t) => t !== ')').forEach((tag, i) => {
+      const st = (row.statuses[i] ?? '').toUpperCase();
+      const what = `frame ${row.frame} response ${tag} ${st}`;
+      const isResp = (e: TranscriptRecord): boolean => e.side === 'server' && e.kind === 'reply' && e.tag === tag && (st === '' || (e.status ?? '').toUpperCase() === st);
+      const hit = take(row.frame, isResp) ?? spanning(row.frame, isResp);
+      out.push(hit
+        ? result(capture, `${check}-response`, 'match', what, describe(hit))
+        : result(capture, `${check}-response`, 'mismatch', what, inFrame(row.frame), 'no tagged server response with this tag/status in that frame'));
+    });
   }
   return out;
 }
@@ -629,6 +746,41 @@ function sessionsFor(data: CaseData, s: LabSession, protocol: string): SessionRe
     .sort((a, b) => a.frame_first - b.frame_first);
 }
 
+/**
+ * Our session for the k-th truth session of that client/port: several truth files merged into
+ * one capture (mixed-day) can share client and port, so candidates are ranked by how many of the
+ * truth's command lines and login names they hold; ties keep capture order (k-th).
+ */
+function pickSession(ours: SessionRecord[], s: LabSession, k: number, data: CaseData): SessionRecord {
+  if (ours.length <= 1) return ours[0]!;
+  const lines = new Set([...(s.commands ?? []), ...((s['cleartext_commands'] as string[] | undefined) ?? [])]);
+  const users = new Set([s.auth?.username, ...(s.attempts ?? []).map((a) => a.username)].filter((u): u is string => !!u));
+  const score = (x: SessionRecord): number => {
+    let n = 0;
+    for (const e of data.transcript) if (e.session_id === x.session_id && e.side === 'client' && lines.has(e.lines[0] ?? '')) n++;
+    for (const c of data.credentials) if (c.session_id === x.session_id && users.has(c.username ?? '')) n++;
+    return n;
+  };
+  const scores = ours.map(score);
+  const best = Math.max(...scores);
+  const top = ours.filter((_, i) => scores[i] === best);
+  return top[Math.min(k, top.length - 1)]!;
+}
+
+/**
+ * CRAM-MD5 (RFC 2195) never carries the password: the hashcat mode-10200 line
+ * (`$cram_md5$<b64 challenge>$<b64 "user hexdigest">`) is checked instead: the digest must be
+ * HMAC-MD5(password, challenge).
+ */
+export function cramMd5Proves(hashcat: { mode: number; line: string } | null, password: string): boolean {
+  if (hashcat === null || hashcat.mode !== 10200) return false;
+  const m = /^\$cram_md5\$([^$]*)\$([^$]*)$/.exec(hashcat.line);
+  if (!m) return false;
+  const challenge = Buffer.from(m[1]!, 'base64');
+  const digest = Buffer.from(m[2]!, 'base64').toString('latin1').split(' ').pop() ?? '';
+  return createHmac('md5', password).update(challenge).digest('hex') === digest.toLowerCase();
+}
+
 /** Normalises a truth mechanism ("SASL PLAIN (AUTH PLAIN)", "AUTHENTICATE PLAIN") to the SASL name. */
 export function labMechanism(m: string): string {
   const u = m.toUpperCase();
@@ -637,11 +789,64 @@ export function labMechanism(m: string): string {
   return u;
 }
 
-function clientCommands(data: CaseData, session: SessionRecord): string[] {
+/** Entries parsed from decrypted TLS plaintext carry `decrypted: true` (src/pipeline/session-context.ts). */
+const isDecrypted = (e: TranscriptRecord): boolean => (e as TranscriptRecord & { decrypted?: boolean }).decrypted === true;
+
+/** Client command lines of a session; `decrypted` selects the cleartext (false) or decrypted (true) part. */
+function clientCommands(data: CaseData, session: SessionRecord, decrypted?: boolean): string[] {
   return data.transcript
-    .filter((e) => e.session_id === session.session_id && e.side === 'client' && e.kind === 'command')
+    .filter((e) => e.session_id === session.session_id && e.side === 'client' && e.kind === 'command' && (decrypted === undefined || isDecrypted(e) === decrypted))
     .sort((a, b) => a.seq - b.seq)
     .map((e) => e.lines[0] ?? '');
+}
+
+/**
+ * TLS truth sessions: with the session decrypted (key log given), the truth's
+ * `encrypted_commands` must be our decrypted client lines (commands and SASL lines), in order;
+ * body placeholders ("<data>", ".") are dropped, and an untagged truth line ("LOGOUT", which curl
+ * does not echo with its tag) matches our tagged line. Returns true when decrypted; otherwise
+ * reports one `skipped` result naming the decryption status and returns false.
+ */
+function compareEncryptedCommands(capture: string, scen: string, prefix: string, s: LabSession, sess: SessionRecord, data: CaseData, out: CheckResult[]): boolean {
+  const tls = (sess as unknown as { tls?: { decryption?: string; decryption_detail?: string | null } }).tls;
+  const tag = s.tls ?? 'tls';
+  if (tls?.decryption !== 'decrypted') {
+    out.push(result(capture, `${prefix}:encrypted`, 'skipped', { scenario: scen, tls: tag }, tls?.decryption ?? null,
+      `not decrypted (${tls?.decryption ?? 'no TLS facts'}${tls?.decryption_detail ? `: ${tls.decryption_detail}` : ''})`));
+    return false;
+  }
+  const want = ((s['encrypted_commands'] as string[] | undefined) ?? []).filter((c) => !/^<.*>$/.test(c) && c !== '.');
+  const got = data.transcript
+    .filter((e) => e.session_id === sess.session_id && e.side === 'client' && (e.kind === 'command' || e.kind === 'auth') && isDecrypted(e))
+    .sort((a, b) => a.seq - b.seq)
+    .map((e) => e.lines[0] ?? '');
+  const ok = want.length === got.length && want.every((w, i) => got[i] === w || (!/^\S+\s/.test(w) && got[i]!.endsWith(` ${w}`)));
+  out.push(result(capture, `${prefix}:encrypted-commands`, ok ? 'match' : 'mismatch', { scenario: scen, value: want }, got, ok ? '' : 'decrypted client lines differ'));
+  return true;
+}
+
+/**
+ * Truth command lists also hold the lines of an APPEND literal (the message text). Drops the
+ * lines after a command ending in a literal `{n}` / `{n+}` until the next tagged command.
+ */
+function imapCommandLines(list: string[]): string[] {
+  const out: string[] = [];
+  let inLiteral = false;
+  for (const c of list) {
+    const tagged = /^[A-Za-z0-9.]*[0-9][A-Za-z0-9.]* [A-Za-z]/.test(c);
+    if (inLiteral && !tagged) continue;
+    inLiteral = /\{[0-9]+\+?\}$/.test(c);
+    out.push(c);
+  }
+  return out;
+}
+
+/** `("name" "Thunderbird" "version" "115")` → { name: 'Thunderbird', version: '115' } (keys lower case). */
+function parseImapId(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const strings = [...text.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!.replace(/\\(.)/g, '$1'));
+  for (let i = 0; i + 1 < strings.length; i += 2) out[strings[i]!.toLowerCase()] = strings[i + 1]!;
+  return out;
 }
 
 function compareLabSmtpSession(capture: string, scen: string, s: LabSession, k: number, data: CaseData, out: CheckResult[]): void {
@@ -672,7 +877,7 @@ function compareLabSmtpSession(capture: string, scen: string, s: LabSession, k: 
     push('session', false, label, data.sessions.map((x) => `${x.protocol} ${x.client.ip}:${x.client.port} -> ${x.server.ip}:${x.server.port}`), 'no SMTP session from this client');
     return;
   }
-  const sess = ours[Math.min(k, ours.length - 1)]!;
+  const sess = pickSession(ours, s, k, data);
   // With implicit TLS even the EHLO is encrypted; with STARTTLS the first EHLO is cleartext.
   if (s.ehlo !== undefined && (tls === 'none' || tls === 'starttls'))
     push('ehlo', (sess.smtp?.helo_names ?? []).includes(s.ehlo), s.ehlo, sess.smtp?.helo_names ?? []);
@@ -680,11 +885,11 @@ function compareLabSmtpSession(capture: string, scen: string, s: LabSession, k: 
   if (tls !== 'none') {
     const clear = (s['cleartext_commands'] as string[] | undefined) ?? null;
     if (clear) {
-      const got = clientCommands(data, sess);
+      const got = clientCommands(data, sess, false);
       push('cleartext-commands', sameList(clear, got), clear, got);
     }
-    out.push(result(capture, 'lab:encrypted', 'skipped', { scenario: scen, tls }, null, 'needs TLS decryption with the key log (issue 4)'));
-    return;
+    if (!compareEncryptedCommands(capture, scen, 'lab', s, sess, data, out)) return;
+    // Decrypted: the credential and transactions below are checked like cleartext ones.
   }
 
   if (s.commands) {
@@ -702,7 +907,7 @@ function compareLabSmtpSession(capture: string, scen: string, s: LabSession, k: 
       !!c &&
       got!.mechanism === exp.mechanism &&
       c.username === exp.username &&
-      c.secret === exp.password &&
+      (c.secret === exp.password || (c.secret === null && cramMd5Proves(c.hashcat ?? null, exp.password))) &&
       (exp.success === null || c.outcome === (exp.success ? 'success' : 'failure'));
     push('credential', ok, exp, got, c ? 'credential fields differ' : 'no credential for this session');
   }
@@ -747,10 +952,6 @@ function compareLabSmtpSession(capture: string, scen: string, s: LabSession, k: 
 function compareLabMailboxSession(capture: string, scen: string, s: LabSession, k: number, data: CaseData, out: CheckResult[]): void {
   const proto = s.protocol;
   const label = `${scen} ${proto} ${s.client_ip}${s.server_port ? ` -> :${s.server_port}` : ''}`;
-  if (!data.sessions.some((x) => x.protocol === proto)) {
-    out.push(result(capture, `lab:${proto}`, 'skipped', { scenario: scen, client: s.client_ip }, null, `no ${proto.toUpperCase()} session in the case yet (issue 3)`));
-    return;
-  }
   const push = (check: string, ok: boolean, expected: unknown, got: unknown, reason = ''): void => {
     out.push(result(capture, `lab:${proto}:${check}`, ok ? 'match' : 'mismatch', { scenario: scen, value: expected }, got, ok ? '' : reason || `${check} differs`));
   };
@@ -759,21 +960,36 @@ function compareLabMailboxSession(capture: string, scen: string, s: LabSession, 
     push('session', false, label, data.sessions.map((x) => `${x.protocol} ${x.client.ip}:${x.client.port} -> ${x.server.ip}:${x.server.port}`), `no ${proto} session from this client`);
     return;
   }
-  const sess = ours[Math.min(k, ours.length - 1)]!;
+  const sess = pickSession(ours, s, k, data);
   const tls = s.tls ?? 'none';
   const clear = (s['cleartext_commands'] as string[] | undefined) ?? null;
   if (tls !== 'none') {
     if (clear) {
-      const got = clientCommands(data, sess);
+      const got = clientCommands(data, sess, false);
       push('cleartext-commands', sameList(clear, got), clear, got);
     }
-    out.push(result(capture, `lab:${proto}:encrypted`, 'skipped', { scenario: scen, tls }, null, 'needs TLS decryption with the key log (issue 4)'));
-    return;
+    if (!compareEncryptedCommands(capture, scen, `lab:${proto}`, s, sess, data, out)) return;
   }
   // Truth command lists sometimes hold placeholders such as "<base64 \0alice\0...>": not comparable.
   if (s.commands && !s.commands.some((c) => c.startsWith('<'))) {
+    const want = proto === 'imap' ? imapCommandLines(s.commands) : s.commands;
     const got = clientCommands(data, sess);
-    push('commands', sameList(s.commands, got), s.commands, got);
+    push('commands', sameList(want, got), want, got);
+  }
+  const facts = sess as unknown as { pop3?: { deleted?: { msg_number: number | null; outcome: string }[]; deletion?: string }; imap?: { client_id?: Record<string, string> | null } };
+  const deleted = s['deleted'] as number[] | undefined;
+  if (proto === 'pop3' && deleted) {
+    const got = (facts.pop3?.deleted ?? []).filter((d) => d.outcome === 'ok').map((d) => d.msg_number);
+    push('deleted', sameList(deleted.map(String), got.map(String)), deleted, got);
+    // RFC 1939 §6: "+OK" to QUIT in TRANSACTION commits the deletions.
+    const quit = s['quit_reply'] as string | undefined;
+    if (quit !== undefined && quit.startsWith('+OK')) push('deletion', facts.pop3?.deletion === 'committed', 'committed', facts.pop3?.deletion ?? null);
+  }
+  const clientId = s['client_id'] as string | undefined;
+  if (proto === 'imap' && clientId) {
+    const want = parseImapId(clientId);
+    const got = facts.imap?.client_id ?? null;
+    push('client-id', got !== null && JSON.stringify(Object.entries(want).sort()) === JSON.stringify(Object.entries(got).sort()), want, got);
   }
   const creds = data.credentials.filter((c) => c.session_id === sess.session_id);
   const credOk = (c: (typeof creds)[number] | undefined, mech: string, user: string, pass: string, success: boolean | null): boolean =>
@@ -788,6 +1004,8 @@ function compareLabMailboxSession(capture: string, scen: string, s: LabSession, 
   } else if (s.auth) {
     const exp = { mechanism: labMechanism(s.auth.mechanism), username: s.auth.username, password: s.auth.password };
     push('credential', credOk(creds[0], exp.mechanism, exp.username, exp.password, null), exp, credGot(creds[0]));
+    if ((s.auth as { inside_tls?: boolean }).inside_tls === true)
+      push('credential-channel', creds[0]?.cleartext_channel === false, { cleartext_channel: false }, creds[0]?.cleartext_channel ?? null);
   }
   const mine = data.messages.filter((m) => m.session_id === sess.session_id);
   const want: { what: string; sha256: string }[] = [];
@@ -797,6 +1015,8 @@ function compareLabMailboxSession(capture: string, scen: string, s: LabSession, 
     if (f.sha256) want.push({ what: `FETCH ${f.prefix ?? ''}`, sha256: f.sha256 });
   const appended = s['appended'] as { sha256?: string; file?: string } | undefined;
   if (appended?.sha256) want.push({ what: `APPEND ${appended.file ?? ''}`, sha256: appended.sha256 });
+  const fetched = s['fetched_sha256'] as string | undefined;
+  if (fetched) want.push({ what: 'FETCH', sha256: fetched });
   for (const w of want) {
     push('message', mine.some((m) => m.sha256 === w.sha256), w, mine.map((m) => ({ transport: m.transport, size: m.size, sha256: m.sha256 })),
       'no rebuilt message with the exact bytes transferred');
@@ -804,18 +1024,57 @@ function compareLabMailboxSession(capture: string, scen: string, s: LabSession, 
 }
 
 /**
+ * ManageSieve truth sessions (RFC 5804): client command lines (a PUTSCRIPT literal is not a
+ * line), the AUTHENTICATE credential, and the uploaded script: its bytes must equal the lab's
+ * `<scenario>.sieve` file, and our sieve_scripts record must name it active after SETACTIVE.
+ */
+function compareLabSieveSession(capture: string, scen: string, s: LabSession, k: number, data: CaseData, labDir: string | null, out: CheckResult[]): void {
+  const push = (check: string, ok: boolean, expected: unknown, got: unknown, reason = ''): void => {
+    out.push(result(capture, `lab:sieve:${check}`, ok ? 'match' : 'mismatch', { scenario: scen, value: expected }, got, ok ? '' : reason || `${check} differs`));
+  };
+  const ours = sessionsFor(data, s, 'sieve');
+  if (ours.length === 0) {
+    push('session', false, `${scen} sieve ${s.client_ip}`, data.sessions.map((x) => `${x.protocol} ${x.client.ip}:${x.client.port} -> ${x.server.ip}:${x.server.port}`), 'no ManageSieve session from this client');
+    return;
+  }
+  const sess = pickSession(ours, s, k, data);
+  if (s.commands) {
+    const got = clientCommands(data, sess);
+    push('commands', sameList(s.commands, got), s.commands, got);
+  }
+  if (s.auth) {
+    const c = data.credentials.find((x) => x.session_id === sess.session_id);
+    const exp = { mechanism: labMechanism(s.auth.mechanism), username: s.auth.username, password: s.auth.password };
+    const ok = !!c && labMechanism(c.mechanism) === exp.mechanism && c.username === exp.username && c.secret === exp.password && c.outcome === 'success';
+    push('credential', ok, exp, c ? { mechanism: c.mechanism, username: c.username, password: c.secret, outcome: c.outcome } : null);
+  }
+  const scripts = (data.extra?.sieve_scripts ?? []).filter((r) => r['session_id'] === sess.session_id);
+  const file = labDir === null ? null : `${labDir}/${scen}.sieve`;
+  if (file !== null && existsSync(file)) {
+    const h = sha256(readFileSync(file));
+    const up = scripts.filter((r) => r['sha256'] === h);
+    push('script', up.length > 0, { file: `${scen}.sieve`, sha256: h }, scripts.map((r) => ({ name: r['name'], sha256: r['sha256'], command: r['command'] })),
+      'no sieve_scripts record with the uploaded bytes');
+    const active = scripts.some((r) => r['sha256'] === h && r['active'] === true);
+    if ((s.commands ?? []).some((c) => c.startsWith('SETACTIVE'))) push('active', active, true, scripts.map((r) => ({ name: r['name'], active: r['active'] })));
+  }
+}
+
+/**
  * Lab truth vs the case folder: for cleartext SMTP sessions the exact .eml bytes sent, the
  * credentials (mechanism, username, password, outcome), the EHLO names, the client command
- * lines, the RCPT replies, queue ids and VRFY/EXPN results. TLS sessions compare only their
- * cleartext part; POP3/IMAP/ManageSieve/DNS sessions are skipped for now (issue 3).
+ * lines, the RCPT replies, queue ids and VRFY/EXPN results. TLS sessions compare their cleartext
+ * part and, when decrypted with the key log, the encrypted commands, credentials and messages.
+ * POP3/IMAP: commands, credentials, message bytes, deletions, IMAP ID; ManageSieve: see
+ * compareLabSieveSession. DNS sessions are skipped.
  */
 export function compareLab(capture: LabCapture, data: CaseData): CheckResult[] {
   const out: CheckResult[] = [];
-  for (const truth of capture.truths) compareLabTruth(capture.id, truth, data, out);
+  for (const truth of capture.truths) compareLabTruth(capture.id, truth, data, out, capture.labDir ?? null);
   return out;
 }
 
-function compareLabTruth(capture: string, truth: LabTruth, data: CaseData, out: CheckResult[]): void {
+function compareLabTruth(capture: string, truth: LabTruth, data: CaseData, out: CheckResult[], labDir: string | null): void {
   const scen = truth.scenario;
   // Several truth sessions can share client and port (backscatter's two POP3 fetches): the
   // k-th such truth session is compared with our k-th session in capture order.
@@ -826,8 +1085,7 @@ function compareLabTruth(capture: string, truth: LabTruth, data: CaseData, out: 
     seen.set(key, k + 1);
     if (s.protocol === 'smtp') compareLabSmtpSession(capture, scen, s, k, data, out);
     else if (s.protocol === 'pop3' || s.protocol === 'imap') compareLabMailboxSession(capture, scen, s, k, data, out);
-    else if (s.protocol === 'sieve')
-      out.push(result(capture, 'lab:sieve', 'skipped', { scenario: scen, client: s.client_ip }, null, 'ManageSieve comparison comes with issue 3'));
+    else if (s.protocol === 'sieve' || s.protocol === 'managesieve') compareLabSieveSession(capture, scen, s, k, data, labDir, out);
     else out.push(result(capture, `lab:${s.protocol}`, 'skipped', { scenario: scen }, null, 'not a mail protocol session'));
   }
   for (const a of truth.attachments ?? []) {
@@ -853,6 +1111,70 @@ export function comparePublic(capture: PublicCapture, data: CaseData): CheckResu
   if (capture.zeekFiles.length > 0) out.push(...compareZeekFiles(capture.id, capture.zeekFiles, data));
   out.push(...compareEmlIntegrity(capture.id, data));
   return out;
+}
+
+/**
+ * POP3/IMAP checks of one public capture: tshark frame checks, tshark's exported messages
+ * (RETR / FETCH bodies) ⊆ ours, and .eml integrity.
+ */
+export function comparePublicMailbox(capture: PublicCapture, data: CaseData): CheckResult[] {
+  const out: CheckResult[] = [];
+  const pop = capture.tsharkPop !== null && capture.tsharkPop.length > 0;
+  if (pop) out.push(...compareTsharkMailbox(capture.id, 'pop3', capture.tsharkPop!, data.transcript));
+  if (capture.tsharkImap && capture.tsharkImap.length > 0) out.push(...compareTsharkMailbox(capture.id, 'imap', capture.tsharkImap, data.transcript));
+  if (capture.exportImf && capture.exportImf.length > 0) {
+    const imf = compareImfExport(capture.id, capture.exportImf, data);
+    out.push(...(pop ? imf.map((r) => popSegmentExport(r, data)) : imf));
+  }
+  out.push(...compareEmlIntegrity(capture.id, data));
+  return out;
+}
+
+/** RFC 1939 §3 byte-stuffing of a message as a POP3 server sends it, with the terminator. */
+function popWire(b: Uint8Array): Buffer {
+  const s = Buffer.from(b).toString('latin1').replace(/(^|\r\n)\./g, '$1..');
+  return Buffer.from(`${s}${s.endsWith('\r\n') || s === '' ? '' : '\r\n'}.\r\n`, 'latin1');
+}
+
+/**
+ * tshark 4.0 does not reassemble POP3 multi-line responses: its IMF export holds each TCP segment
+ * of a RETR body (and of LIST/UIDL/CAPA listings, SASL "+ " lines) as its own object. An export
+ * mismatch becomes `tshark-error` when its bytes are a contiguous window of what we rebuilt: the
+ * wire form of one of our messages, or a server reply as transcribed.
+ */
+function popSegmentExport(r: CheckResult, data: CaseData): CheckResult {
+  if (r.check !== 'imf-export' || r.status !== 'mismatch') return r;
+  const what = r.expected as { bytes: number; sha256: string };
+  const hay: Buffer[] = [];
+  for (const m of data.messages) {
+    const b = data.eml.get(m.message_id);
+    if (b) hay.push(popWire(b));
+  }
+  const bySession = new Map<string, string[]>();
+  for (const e of data.transcript) {
+    if (e.protocol !== 'pop3' || e.side !== 'server' || (e.kind !== 'reply' && e.kind !== 'auth' && e.kind !== 'unparsed')) continue;
+    const l = bySession.get(e.session_id) ?? [];
+    l.push(e.lines.map((x) => `${x}\r\n`).join('') + (e.kind === 'reply' && e.lines.length > 1 ? '.\r\n' : ''));
+    bySession.set(e.session_id, l);
+  }
+  for (const l of bySession.values()) hay.push(Buffer.from(l.join(''), 'latin1'));
+  const n = what.bytes;
+  for (const h of hay) {
+    for (let i = 0; i + n <= h.length; i++) {
+      if (sha256(h.subarray(i, i + n)) === what.sha256) {
+        return { ...r, status: 'tshark-error', got: `window of ${n} bytes at offset ${i} of a ${h.length}-byte rebuilt stream`,
+          reason: 'tshark 4.0 exports each TCP segment of a POP3 multi-line response as its own IMF object (no reassembly); these bytes are a contiguous piece of what we rebuilt' };
+      }
+    }
+  }
+  // Lines that are not POP3 (a server answering STAT with garbage) are kept as one `unparsed`
+  // entry with a byte count and a sample line, not byte for byte: such exports cannot be compared.
+  const unparsed = data.transcript.find((e) => e.protocol === 'pop3' && e.side === 'server' && e.kind === 'unparsed' && (e.bytes ?? 0) >= n);
+  if (unparsed) {
+    return { ...r, status: 'skipped', got: describe(unparsed),
+      reason: `tshark exported non-POP3 server lines as IMF; we keep them as an unparsed entry (${unparsed.bytes} bytes, one sample line), so the bytes are not comparable` };
+  }
+  return r;
 }
 
 /** Counts by status. */

@@ -76,6 +76,40 @@ export function parseTsharkSmtp(text: string): TsharkSmtpRow[] {
   }));
 }
 
+/** One row of `X.tshark.pop.tsv` or `X.tshark.imap.tsv` (columns as MANIFEST.md lists them). */
+export interface TsharkMailboxRow {
+  frame: number;
+  stream: number;
+  /** POP: `pop.request.command` values; IMAP: `imap.request.command` values (`|`-joined cells split). */
+  commands: string[];
+  /** IMAP only: `imap.request_tag` values, parallel to commands when tshark paired them. */
+  requestTags: string[];
+  /** POP: `pop.response.indicator` (+OK / -ERR); IMAP: `imap.response.status` (OK / NO / BAD). */
+  statuses: string[];
+  /** IMAP only: `imap.response_tag` values. */
+  responseTags: string[];
+}
+
+/** Parses `X.tshark.pop.tsv` / `X.tshark.imap.tsv` text; rows with no request/response field are dropped. */
+export function parseTsharkMailbox(text: string, proto: 'pop3' | 'imap'): TsharkMailboxRow[] {
+  const out: TsharkMailboxRow[] = [];
+  for (const r of parseTsv(text).rows) {
+    const row: TsharkMailboxRow =
+      proto === 'pop3'
+        ? { frame: Number(r['frame.number']), stream: Number(r['tcp.stream']), commands: splitAgg(r['pop.request.command']), requestTags: [], statuses: splitAgg(r['pop.response.indicator']), responseTags: [] }
+        : {
+            frame: Number(r['frame.number']),
+            stream: Number(r['tcp.stream']),
+            commands: splitAgg(r['imap.request.command']),
+            requestTags: splitAgg(r['imap.request_tag']),
+            statuses: splitAgg(r['imap.response.status']),
+            responseTags: splitAgg(r['imap.response_tag']),
+          };
+    if (row.commands.length + row.requestTags.length + row.statuses.length + row.responseTags.length > 0) out.push(row);
+  }
+  return out;
+}
+
 /** One object of `X.tshark.export-imf.tsv` (`--export-objects imf`). */
 export interface TsharkImfObject {
   filename: string;
@@ -286,6 +320,9 @@ export interface PublicCapture {
   file: string;
   manifest: ManifestEntry | null;
   tsharkSmtp: TsharkSmtpRow[] | null;
+  /** tshark POP / IMAP rows (null when the file is absent). */
+  tsharkPop: TsharkMailboxRow[] | null;
+  tsharkImap: TsharkMailboxRow[] | null;
   exportImf: TsharkImfObject[] | null;
   /** The decode-as note, when tshark needed one (non-standard port). */
   decodeAs: string | null;
@@ -322,6 +359,8 @@ export function loadPublicCapture(publicDir: string, entry: ManifestEntry): Publ
   const base = basename(file);
   const tsv = readIf(`${file}.tshark.smtp.tsv`);
   const imf = readIf(`${file}.tshark.export-imf.tsv`);
+  const pop = readIf(`${file}.tshark.pop.tsv`);
+  const imap = readIf(`${file}.tshark.imap.tsv`);
   const decodeAs = readIf(`${file}.tshark.decode-as.txt`);
   const zeekSmtpLogs: PublicCapture['zeekSmtpLogs'] = [];
   const zeekFiles: PublicCapture['zeekFiles'] = [];
@@ -339,6 +378,8 @@ export function loadPublicCapture(publicDir: string, entry: ManifestEntry): Publ
     file,
     manifest: entry,
     tsharkSmtp: tsv === null ? null : parseTsharkSmtp(tsv),
+    tsharkPop: pop === null ? null : parseTsharkMailbox(pop, 'pop3'),
+    tsharkImap: imap === null ? null : parseTsharkMailbox(imap, 'imap'),
     exportImf: imf === null ? null : parseTsharkExportImf(imf),
     decodeAs: decodeAs === null ? null : decodeAs.trim(),
     zeekSmtpLogs,
@@ -348,6 +389,11 @@ export function loadPublicCapture(publicDir: string, entry: ManifestEntry): Publ
   };
   c.smtp = isSmtpCapture(c);
   return c;
+}
+
+/** A capture whose tshark POP or IMAP listing has rows. */
+export function isMailboxCapture(c: Pick<PublicCapture, 'tsharkPop' | 'tsharkImap'>): boolean {
+  return (c.tsharkPop?.length ?? 0) > 0 || (c.tsharkImap?.length ?? 0) > 0;
 }
 
 /** Every capture listed in public/MANIFEST.md, with its expectations. */
@@ -464,6 +510,8 @@ export interface CaseData {
   anomalies: AnomalyRecord[];
   /** The .eml bytes by message_id (null when the file is missing). */
   eml: Map<string, Uint8Array | null>;
+  /** Extra record streams (sieve_scripts.jsonl, mailbox_events.jsonl); empty when absent. */
+  extra?: { sieve_scripts: Record<string, unknown>[]; mailbox_events: Record<string, unknown>[] };
 }
 
 /** Reads a JSON-lines file; a missing file is an empty list, a bad line is skipped. */
@@ -499,5 +547,9 @@ export function loadCaseFolder(dir: string): CaseData {
     credentials: readJsonl<CredentialRecord>(join(dir, 'credentials.jsonl')),
     anomalies: readJsonl<AnomalyRecord>(join(dir, 'anomalies.jsonl')),
     eml,
+    extra: {
+      sieve_scripts: readJsonl<Record<string, unknown>>(join(dir, 'sieve_scripts.jsonl')),
+      mailbox_events: readJsonl<Record<string, unknown>>(join(dir, 'mailbox_events.jsonl')),
+    },
   };
 }

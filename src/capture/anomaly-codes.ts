@@ -15,12 +15,17 @@ export const CAPTURE_ANOMALIES: readonly AnomalyCodeInfo[] = Object.freeze([
   {
     code: 'capture_corrupt_record',
     severity: 'error',
-    description: 'A record or block header is impossible (length below the header size, pcapng length not a multiple of 4 or not matching its trailing copy, bad byte-order magic); reading stops there (info.stoppedAtOffset). For a pcapng block whose framing is intact but whose body is inconsistent, only that block is skipped.',
+    description: 'A record or block header is impossible (length below the header size, pcapng length not a multiple of 4 or not matching its trailing copy, bad byte-order magic), or a record claims more bytes than the input has left while whole records follow inside it. Reading resynchronises on the next plausible record (capture_resync) or, if none is found within limits.maxResyncBytes, stops there (info.stoppedAtOffset). For a pcapng block whose framing is intact but whose body is inconsistent, only that block is skipped.',
   },
   {
     code: 'capture_record_too_large',
     severity: 'error',
-    description: 'A record/block length exceeds limits.maxRecordBytes (usually corruption, e.g. a 3.9 GB length); reading stops there (info.stoppedAtOffset).',
+    description: 'A record/block length exceeds limits.maxRecordBytes (usually corruption, e.g. a 3.9 GB length). Reading resynchronises on the next plausible record (capture_resync) or, if none is found within limits.maxResyncBytes, stops there (info.stoppedAtOffset).',
+  },
+  {
+    code: 'capture_resync',
+    severity: 'warning',
+    description: 'After a corrupt record/block, reading went on at the next offset where plausible records follow each other; the detail gives the bytes skipped. Frame numbers continue from the last good frame, so they match Wireshark for the file with the skipped bytes removed (Wireshark itself stops reading at the corruption).',
   },
   {
     code: 'capture_caplen_exceeds_snaplen',

@@ -21,7 +21,11 @@ export interface CaptureInfo {
   fileBytes: number;
   /** SHA-256 of the input bytes exactly as stored (the .gz file itself for gzip input). Set when iteration ends. */
   sha256?: string;
-  /** Set when reading stopped early at unrecoverable corruption: the file offset reached. */
+  /**
+   * Set when reading stopped early at unrecoverable corruption (no plausible record within
+   * limits.maxResyncBytes after a corrupt one): the offset of the corrupt record. Not set when
+   * reading resynchronised (`capture_resync`).
+   */
   stoppedAtOffset?: number;
   /**
    * pcapng Decryption Secrets Blocks (type 0x0000000A) in file order, bodies copied (owned).
@@ -47,6 +51,8 @@ export interface OpenCaptureOptions {
   maxDecryptionSecretsBytes?: number;
   /** Default DEFAULT_LIMITS.maxCaptureInterfaces. */
   maxCaptureInterfaces?: number;
+  /** Default DEFAULT_LIMITS.maxResyncBytes. */
+  maxResyncBytes?: number;
   /** Files at least this large are hashed on a worker thread (default 64 MiB; Infinity: never). */
   workerHashMinBytes?: number;
 }

@@ -48,11 +48,12 @@ function own(f: CaptureFrame): Frame {
   return { ...f, ts: { sec: f.ts.sec, nsec: f.ts.nsec }, data: f.data.slice() };
 }
 
-async function readAll(input: string | NodeJS.ReadableStream, maxRecordBytes?: number) {
+async function readAll(input: string | NodeJS.ReadableStream, maxRecordBytes?: number, maxResyncBytes?: number) {
   const anomalies: Anomaly[] = [];
   const src = await openCapture(input, {
     report: (a) => anomalies.push(a),
     ...(maxRecordBytes !== undefined ? { maxRecordBytes } : {}),
+    ...(maxResyncBytes !== undefined ? { maxResyncBytes } : {}),
   });
   const frames: Frame[] = [];
   for await (const f of src) frames.push(own(f));
@@ -60,9 +61,9 @@ async function readAll(input: string | NodeJS.ReadableStream, maxRecordBytes?: n
 }
 
 /** Parses with the sync parser, feeding the bytes in the given chunk sizes (cycled). */
-function parseChunked(file: Uint8Array, sizes: readonly number[]) {
+function parseChunked(file: Uint8Array, sizes: readonly number[], limits: { maxRecordBytes?: number; maxResyncBytes?: number } = {}) {
   const anomalies: Anomaly[] = [];
-  const made = createRecordParser(file, null, { report: (a) => anomalies.push(a) });
+  const made = createRecordParser(file, null, { report: (a) => anomalies.push(a), ...limits });
   assert.ok(made);
   const frames: Frame[] = [];
   let o = 0;
@@ -75,7 +76,7 @@ function parseChunked(file: Uint8Array, sizes: readonly number[]) {
     chunk.fill(0xee);
     o += n;
   }
-  made.parser.end();
+  made.parser.end((f) => frames.push(own(f)));
   return { frames, info: made.info, anomalies };
 }
 
@@ -281,18 +282,126 @@ test('pcapng: interfaces beyond maxCaptureInterfaces are ignored (bounded memory
   assert.deepEqual(anomalies.map((a) => a.code), ['capture_too_many_interfaces', 'capture_unknown_interface']);
 });
 
-test('pcapng: mismatched trailing length stops reading with stoppedAtOffset', async () => {
-  const blocks = [0, 1, 2].map((i) => ({ type: 'epb' as const, iface: 0, ts: tsAt(i), data: new Uint8Array(20 + i) }));
+test('pcapng: mismatched trailing length: capture_corrupt_record, resync on the next block, numbering goes on', async () => {
+  const blocks = [0, 1, 2].map((i) => ({ type: 'epb' as const, iface: 0, ts: tsAt(i), data: new Uint8Array(20 + i).fill(i + 1) }));
   const file = writePcapngSections([{ interfaces: [{ linkType: 1 }], blocks }]);
   const dv = new DataView(file.buffer);
   const epb2 = 28 + 20 + (32 + 20) + 0; // SHB 28, IDB 20, first EPB 52
   const len2 = dv.getUint32(epb2 + 4, true);
   dv.setUint32(epb2 + len2 - 4, len2 + 4, true);
   const { frames, info, anomalies } = await readAll(tmpFile(file, 'trail.pcapng'));
-  assert.equal(frames.length, 1);
-  assert.equal(info.stoppedAtOffset, epb2);
-  assert.deepEqual(anomalies.map((a) => a.code), ['capture_corrupt_record']);
+  // The second EPB is dropped; the third follows it and is numbered 2 (as in the file without the bad block).
+  assert.deepEqual(frames.map((f) => [f.index, f.data[0]]), [[1, 1], [2, 3]]);
+  assert.deepEqual(anomalies.map((a) => a.code), ['capture_corrupt_record', 'capture_resync']);
+  assert.match(anomalies[1]!.detail!, new RegExp(`^skipped ${len2} bytes \\(offsets ${epb2}-${epb2 + len2 - 1}\\) after frame 1`));
+  assert.equal(info.stoppedAtOffset, undefined);
+  assert.equal(info.bytesRead, file.length);
   assert.equal(info.sha256, createHash('sha256').update(file).digest('hex'), 'the whole file is still hashed');
+  // With resync disabled, reading stops at the bad block as before.
+  const stop = await readAll(tmpFile(file, 'trail0.pcapng'), undefined, 0);
+  assert.equal(stop.frames.length, 1);
+  assert.equal(stop.info.stoppedAtOffset, epb2);
+  assert.deepEqual(stop.anomalies.map((a) => a.code), ['capture_corrupt_record']);
+});
+
+/** A classic pcap record header + data, caplen written as given. */
+function rawPcapRecord(caplen: number, data: Uint8Array, sec: number): Uint8Array {
+  const b = new Uint8Array(16 + data.length);
+  const dv = new DataView(b.buffer);
+  dv.setUint32(0, sec, true);
+  dv.setUint32(8, caplen >>> 0, true);
+  dv.setUint32(12, data.length, true);
+  b.set(data, 16);
+  return b;
+}
+
+test('pcap resync after a 0xFFFFFFF0 caplen: same frames and anomalies in any chunking, numbering continues', () => {
+  const frames = sampleFrames();
+  const k = 5;
+  const good = writePcap(frames);
+  const before = writePcap(frames.slice(0, k));
+  const garbage = rawPcapRecord(0xfffffff0, new Uint8Array(300).fill(0x41), frames[k - 1]!.ts.sec);
+  const file = concat([before, garbage, good.subarray(before.length)]);
+  const whole = parseChunked(file, [file.length]);
+  const ref = parseChunked(good, [good.length]);
+  // Every frame of the clean file, same numbers: the garbage is as if removed.
+  assert.deepEqual(whole.frames, ref.frames);
+  assert.deepEqual(whole.anomalies.map((a) => a.code), ['capture_record_too_large', 'capture_resync']);
+  assert.match(whole.anomalies[1]!.detail!, new RegExp(`^skipped ${garbage.length} bytes \\(offsets ${before.length}-${before.length + garbage.length - 1}\\) after frame ${k}`));
+  assert.equal(whole.info.stoppedAtOffset, undefined);
+  assert.equal(whole.info.bytesRead, file.length);
+  for (const sizes of [[1], [7], [16, 3, 200], [301]]) {
+    const got = parseChunked(file, sizes);
+    assert.deepEqual(got.frames, whole.frames, `chunks ${sizes.join(',')}`);
+    assert.deepEqual(got.anomalies, whole.anomalies, `chunks ${sizes.join(',')}`);
+    assert.equal(got.info.bytesRead, file.length);
+  }
+  // Garbage longer than maxResyncBytes: reading stops at the bad record, as without resync.
+  const stop = parseChunked(file, [64], { maxResyncBytes: 100 });
+  assert.deepEqual(stop.frames, ref.frames.slice(0, k));
+  assert.deepEqual(stop.anomalies.map((a) => a.code), ['capture_record_too_large']);
+  assert.match(stop.anomalies[0]!.detail!, /no plausible record within the next 100 bytes: reading stopped/);
+  assert.equal(stop.info.stoppedAtOffset, before.length);
+  assert.equal(stop.info.bytesRead, before.length);
+});
+
+test('pcap resync: garbage with pcap-like timestamps but implausible lengths is skipped; the last record may end at EOF', () => {
+  const frames = sampleFrames().slice(0, 4);
+  const good = writePcap(frames);
+  const before = writePcap(frames.slice(0, 3));
+  // Junk that looks like record headers (right time) whose caplen exceeds origlen or the snaplen.
+  const junk = new Uint8Array(64);
+  const jdv = new DataView(junk.buffer);
+  for (let o = 0; o < 64; o += 16) {
+    jdv.setUint32(o, frames[2]!.ts.sec, true);
+    jdv.setUint32(o + 8, o === 0 ? 0x7fffffff : 100, true);
+    jdv.setUint32(o + 12, 50, true);
+  }
+  const file = concat([before, junk, good.subarray(before.length)]);
+  const got = parseChunked(file, [5]);
+  assert.deepEqual(got.frames, parseChunked(good, [good.length]).frames, 'the single last record is found (it ends exactly at EOF)');
+  assert.deepEqual(got.anomalies.map((a) => a.code), ['capture_record_too_large', 'capture_resync']);
+  assert.match(got.anomalies[1]!.detail!, /^skipped 64 bytes/);
+});
+
+test('pcapng resync after bogus block total lengths', () => {
+  const frames = sampleFrames();
+  const file = writePcapng(frames);
+  const ref = parseChunked(file, [file.length]);
+  const victim = 28 + 20 + 32 + ((frames[0]!.data.length + 3) & ~3); // the second EPB
+  for (const bogus of [0xfffffff0, 13, 8, 0x100000]) {
+    const b = file.slice();
+    new DataView(b.buffer).setUint32(victim + 4, bogus, true);
+    const got = parseChunked(b, [97]);
+    const expect = ref.frames.filter((f) => f.index !== 2).map((f) => ({ ...f, index: f.index > 2 ? f.index - 1 : f.index }));
+    assert.deepEqual(got.frames, expect, `length ${bogus}`);
+    assert.deepEqual(got.anomalies.map((a) => a.code), [bogus === 0xfffffff0 ? 'capture_record_too_large' : 'capture_corrupt_record', 'capture_resync'], `length ${bogus}`);
+    assert.equal(got.info.stoppedAtOffset, undefined);
+    assert.deepEqual(parseChunked(b, [1]).anomalies, got.anomalies, `length ${bogus}: byte by byte`);
+  }
+});
+
+test('a record claiming 250 MiB in a 40-byte input allocates memory only for the bytes that arrive', () => {
+  const head = writePcap([]);
+  const rec = rawPcapRecord(250 * 1024 * 1024, new Uint8Array(0), 1_700_000_000);
+  new DataView(rec.buffer).setUint32(12, 250 * 1024 * 1024, true);
+  const file = concat([head, rec]);
+  assert.equal(file.length, 40);
+  for (const pcapng of [false, true]) {
+    const input = pcapng ? concat([writePcapng([]), Uint8Array.of(6, 0, 0, 0, 0, 0, 0x80, 0x0f, 0, 0, 0, 0)]) : file;
+    globalThis.gc?.();
+    const ab0 = process.memoryUsage().arrayBuffers;
+    const anomalies: Anomaly[] = [];
+    const made = createRecordParser(input, null, { report: (a) => anomalies.push(a) })!;
+    // The record header straddles two feeds, then its data trickles in.
+    made.parser.feed(input.subarray(0, input.length - 5), () => assert.fail('no frame'));
+    made.parser.feed(input.subarray(input.length - 5), () => assert.fail('no frame'));
+    for (let i = 0; i < 20; i++) made.parser.feed(new Uint8Array(1000), () => assert.fail('no frame'));
+    const grown = process.memoryUsage().arrayBuffers - ab0;
+    assert.ok(grown < 4 * 1024 * 1024, `arrayBuffers grew ${grown} bytes`);
+    made.parser.end();
+    assert.deepEqual(anomalies.map((a) => a.code), ['capture_truncated_record']);
+  }
 });
 
 test('records straddling chunk boundaries: any chunking gives the same frames', () => {
@@ -347,13 +456,26 @@ test('random bytes after a valid header never throw and never hang', () => {
   }
 });
 
-test('maxRecordBytes stops at a huge record with a named anomaly', async () => {
+test('maxRecordBytes: a record over it is skipped by resync (named), or stops reading when resync finds nothing', async () => {
   const frames = sampleFrames();
-  const { frames: got, info, anomalies } = await readAll(tmpFile(writePcap(frames)), 200);
+  const file = tmpFile(writePcap(frames));
+  const { frames: got, info, anomalies } = await readAll(file, 200);
+  const small = frames.filter((f) => f.data.length <= 200);
+  assert.ok(small.length < frames.length && small.length > 2);
+  // Every record over the limit is skipped; the others keep their order and are numbered 1..n.
+  assert.deepEqual(got.map((f) => f.data), small.map((f) => f.data));
+  assert.deepEqual(got.map((f) => f.index), small.map((_, i) => i + 1));
+  // One resync per run of consecutive large records (a large record is no resync candidate).
+  const runs = frames.filter((f, i) => f.data.length > 200 && (i === 0 || frames[i - 1]!.data.length <= 200)).length;
+  assert.ok(runs >= 1);
+  assert.deepEqual(anomalies.map((a) => a.code), Array.from({ length: runs }, () => ['capture_record_too_large', 'capture_resync']).flat());
+  assert.equal(info.stoppedAtOffset, undefined);
+  // maxResyncBytes 0: reading stops at the first large record.
+  const stop = await readAll(file, 200, 0);
   const firstBig = frames.findIndex((f) => f.data.length > 200);
-  assert.equal(got.length, firstBig);
-  assert.equal(anomalies[0]?.code, 'capture_record_too_large');
-  assert.equal(typeof info.stoppedAtOffset, 'number');
+  assert.equal(stop.frames.length, firstBig);
+  assert.deepEqual(stop.anomalies.map((a) => a.code), ['capture_record_too_large']);
+  assert.equal(typeof stop.info.stoppedAtOffset, 'number');
 });
 
 test('gzip input (file and stream), including a truncated gzip', async () => {
@@ -472,13 +594,30 @@ test('lab: imap-session.pcapng and imap-session.pcap give the same frames', { sk
   assert.deepEqual(b.frames, a.frames);
 });
 
-test('suricata-verify smtp-to-comma (corrupt: 3.9 GB record after frame 18) yields 18 frames', { skip }, async () => {
+test('suricata-verify smtp-to-comma (3.9 GB record length after frame 18): frames 1-18 as tshark, then a 3-byte resync to EOF', { skip }, async () => {
   const path = join(corpus, 'public', 'suricata-verify', 'smtp-to-comma', '10.7.29.101_49898-178.63.41.150_25.pcap');
+  const bytes = readFileSync(path);
   const { frames, info, anomalies } = await readAll(path);
-  assert.equal(frames.length, 18);
-  assert.deepEqual(anomalies.map((a) => a.code), ['capture_record_too_large']);
-  assert.ok(info.stoppedAtOffset !== undefined && info.stoppedAtOffset > 24);
-  assert.equal(info.sha256, createHash('sha256').update(readFileSync(path)).digest('hex'));
+  // tshark reads 18 packets (conv-tcp: 18 frames, 3383 bytes) and stops with an error.
+  const conv = readFileSync(`${path}.tshark.conv-tcp.txt`, 'utf8');
+  const [, convFrames, convBytes] = conv.match(/<->\s+\S+\s+\d+ \d+ bytes\s+\d+ \d+ bytes\s+(\d+) (\d+) bytes/)!;
+  assert.equal(Number(convFrames), 18);
+  const first18 = frames.slice(0, 18);
+  assert.equal(first18.reduce((n, f) => n + f.capturedLength, 0), Number(convBytes));
+  // MANIFEST: the file was edited by hand, +3 bytes inside packet 18, so its record length no longer
+  // matches. Resync skips exactly those 3 bytes and every later record lines up to the end of the file.
+  assert.deepEqual(anomalies.map((a) => a.code), ['capture_record_too_large', 'capture_resync']);
+  const recEnd = 24 + first18.reduce((n, f) => n + 16 + f.capturedLength, 0);
+  assert.match(anomalies[1]!.detail!, new RegExp(`^skipped 3 bytes \\(offsets ${recEnd}-${recEnd + 2}\\) after frame 18`));
+  assert.equal(info.stoppedAtOffset, undefined);
+  assert.equal(info.bytesRead, bytes.length);
+  assert.ok(frames.length > 18);
+  assert.deepEqual(frames.map((f) => f.index), frames.map((_, i) => i + 1));
+  for (let i = 1; i < frames.length; i++) {
+    const dt = frames[i]!.ts.sec - frames[i - 1]!.ts.sec;
+    assert.ok(dt >= 0 && dt < 5, `frame ${i + 1}: time steps by ${dt} s`);
+  }
+  assert.equal(info.sha256, createHash('sha256').update(bytes).digest('hex'));
 });
 
 /** Parses capinfos output into the few fields we check. */

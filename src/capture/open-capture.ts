@@ -138,6 +138,7 @@ export function createRecordParser(
     maxRecordBytes: opts.maxRecordBytes ?? DEFAULT_LIMITS.maxRecordBytes,
     maxDecryptionSecretsBytes: opts.maxDecryptionSecretsBytes ?? DEFAULT_LIMITS.maxDecryptionSecretsBytes,
     maxCaptureInterfaces: opts.maxCaptureInterfaces ?? DEFAULT_LIMITS.maxCaptureInterfaces,
+    maxResyncBytes: opts.maxResyncBytes ?? DEFAULT_LIMITS.maxResyncBytes,
   };
   if (magic === PCAP_MAGIC_US_BE || magic === PCAP_MAGIC_US_LE || magic === PCAP_MAGIC_NS_BE || magic === PCAP_MAGIC_NS_LE) {
     const i = info ?? newCaptureInfo('pcap', false);
@@ -190,7 +191,13 @@ class BatchSource implements CaptureBatchSource {
           detail: `${errMessage(this.gz.error)} after ${info.bytesRead} decompressed bytes (frame ${info.frames})`,
         });
       }
-      parser.end();
+      // A resync pending at the end of the input may still deliver frames.
+      parser.end(sink);
+      if (batch.length > 0) {
+        const b = batch;
+        batch = [];
+        yield b;
+      }
       // Hash the rest of the input as stored, even when parsing stopped early.
       if (this.gz) await this.gz.drain();
       else while ((await this.raw.next()) !== null);

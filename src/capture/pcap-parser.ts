@@ -10,11 +10,19 @@ export const PCAP_MAGIC_NS_LE = 0x4d3cb2a1;
 
 const GLOBAL_HEADER = 24;
 const RECORD_HEADER = 16;
+/** Resync: a candidate record's time may differ from the previous record's by at most this (seconds). */
+const RESYNC_MAX_CLOCK_STEP = 86400;
 
 /**
  * Classic libpcap file reader (https://datatracker.ietf.org/doc/draft-ietf-opsawg-pcap/):
  * 24-byte file header, then records of a 16-byte header (ts_sec, ts_frac, caplen, origlen)
  * and caplen bytes. Both byte orders, microsecond and nanosecond magic.
+ *
+ * After a corrupt record header (caplen over maxRecordBytes) the reader resynchronises (see
+ * RecordParser): a candidate record has a fraction below 1e6/1e9, 0 < origlen, caplen <= origlen,
+ * caplen <= snaplen (maxRecordBytes when the snaplen is 0 or larger), a time within one day of the
+ * last good frame's, and is followed by another such record or by the end of the input. Frames
+ * after a resync are numbered on from the last good frame.
  */
 export class PcapParser extends ChunkedRecordParser {
   private headerDone = false;
@@ -26,6 +34,8 @@ export class PcapParser extends ChunkedRecordParser {
   /** Fraction units per second (1e6 or 1e9) and the factor to nanoseconds. */
   private fracLimit = 1e6;
   private fracToNs = 1000;
+  /** Seconds of the last record read, -1 before the first. */
+  private lastSec = -1;
 
   constructor(info: CaptureInfo, opts: RecordParserOptions) {
     super(info, opts, RECORD_HEADER);
@@ -39,12 +49,32 @@ export class PcapParser extends ChunkedRecordParser {
     if (!this.headerDone) return GLOBAL_HEADER;
     const caplen = dv.getUint32(off + 8, this.le);
     if (caplen > this.opts.maxRecordBytes) {
-      this.stop(
+      this.corrupt(
         'capture_record_too_large',
         `record length ${caplen} exceeds maxRecordBytes ${this.opts.maxRecordBytes} (snaplen ${this.snaplen})`,
       );
       return -1;
     }
+    return RECORD_HEADER + caplen;
+  }
+
+  /** Only with a previous frame's time to compare with. */
+  protected lastRecordAlone(): boolean {
+    return this.lastSec >= 0;
+  }
+
+  protected plausible(_buf: Uint8Array, dv: DataView, off: number, avail: number, prev: number): number {
+    if (!this.headerDone) return -1;
+    if (avail < RECORD_HEADER) return 0;
+    const le = this.le;
+    const sec = dv.getUint32(off, le);
+    const caplen = dv.getUint32(off + 8, le);
+    const origlen = dv.getUint32(off + 12, le);
+    if (dv.getUint32(off + 4, le) >= this.fracLimit || origlen === 0 || caplen > origlen) return -1;
+    const max = this.opts.maxRecordBytes;
+    if (caplen > (this.snaplen > 0 && this.snaplen < max ? this.snaplen : max)) return -1;
+    const ref = prev >= 0 ? dv.getUint32(prev, le) : this.lastSec;
+    if (ref >= 0 && Math.abs(sec - ref) > RESYNC_MAX_CLOCK_STEP) return -1;
     return RECORD_HEADER + caplen;
   }
 
@@ -69,6 +99,7 @@ export class PcapParser extends ChunkedRecordParser {
       frac %= this.fracLimit;
     }
     const ts: Timestamp = { sec, nsec: frac * this.fracToNs };
+    this.lastSec = sec;
     if (caplen > origlen) {
       this.opts.report({
         code: 'capture_caplen_exceeds_origlen',

@@ -7,6 +7,8 @@ export const PCAPNG_SHB = 0x0a0d0d0a;
 const IDB = 0x00000001;
 const PB_OBSOLETE = 0x00000002;
 const SPB = 0x00000003;
+const NRB = 0x00000004;
+const ISB = 0x00000005;
 const EPB = 0x00000006;
 const DSB = 0x0000000a;
 const BOM = 0x1a2b3c4d;
@@ -41,6 +43,12 @@ interface Iface {
  * with their own byte order and interfaces (IDB: link type, snaplen, if_tsresol, if_tsoffset),
  * packets from EPB, SPB and the obsolete PB; DSB bodies are kept; every other block is skipped.
  * Frames are numbered over all sections; `interfaceId` is the index into info.interfaces (global).
+ *
+ * After a corrupt block header (impossible or too large total length, mismatched trailing length,
+ * bad byte-order magic) the reader resynchronises (see RecordParser) on the next block of a known
+ * type (SHB, IDB, PB, SPB, NRB, ISB, EPB, DSB) with a sane length, a matching trailing length
+ * (an EPB also naming a known interface and fitting its data) and followed by another known block
+ * header or by the end of the input. Frames after a resync are numbered on from the last good frame.
  */
 export class PcapngParser extends ChunkedRecordParser {
   /** Byte order of the current section. */
@@ -66,21 +74,72 @@ export class PcapngParser extends ChunkedRecordParser {
       if (bom === BOM) le = true;
       else if (bom === BOM_SWAPPED) le = false;
       else {
-        this.stop('capture_corrupt_record', `section header with bad byte-order magic 0x${bom.toString(16)}`);
+        this.corrupt('capture_corrupt_record', `section header with bad byte-order magic 0x${bom.toString(16)}`);
         return -1;
       }
     }
     const total = dv.getUint32(off + 4, le);
     if (total < 12 || (total & 3) !== 0 || (type === PCAPNG_SHB && total < 28)) {
-      this.stop('capture_corrupt_record', `block type 0x${type.toString(16)} with impossible length ${total}`);
+      this.corrupt('capture_corrupt_record', `block type 0x${type.toString(16)} with impossible length ${total}`);
       return -1;
     }
     if (total > this.opts.maxRecordBytes) {
-      this.stop(
+      this.corrupt(
         'capture_record_too_large',
         `block type 0x${type.toString(16)} length ${total} exceeds maxRecordBytes ${this.opts.maxRecordBytes}`,
       );
       return -1;
+    }
+    return total;
+  }
+
+  /** A known type with matching leading and trailing lengths is strong evidence alone. */
+  protected lastRecordAlone(): boolean {
+    return true;
+  }
+
+  protected plausible(_buf: Uint8Array, dv: DataView, off: number, avail: number, prev: number): number {
+    if (avail < 12) return 0;
+    let le = this.le;
+    // A block following a candidate SHB is in that section's byte order.
+    if (prev >= 0 && dv.getUint32(prev, true) === PCAPNG_SHB) le = dv.getUint32(prev + 8, true) === BOM;
+    const type = dv.getUint32(off, le);
+    let min: number;
+    switch (type) {
+      case PCAPNG_SHB: {
+        const bom = dv.getUint32(off + 8, true);
+        if (bom === BOM) le = true;
+        else if (bom === BOM_SWAPPED) le = false;
+        else return -1;
+        min = 28;
+        break;
+      }
+      case EPB:
+      case PB_OBSOLETE:
+        min = 32;
+        break;
+      case IDB:
+      case DSB:
+        min = 20;
+        break;
+      case SPB:
+      case ISB:
+        min = 16;
+        break;
+      case NRB:
+        min = 12;
+        break;
+      default:
+        return -1;
+    }
+    const total = dv.getUint32(off + 4, le);
+    if (total < min || (total & 3) !== 0 || total > this.opts.maxRecordBytes) return -1;
+    if (prev >= 0) return total; // the block after a candidate: its header is enough
+    if (avail < total) return 0;
+    if (dv.getUint32(off + total - 4, le) !== total) return -1;
+    if (type === EPB) {
+      if (this.ifaces.length > 0 && dv.getUint32(off + 8, le) >= this.ifaces.length) return -1;
+      if (dv.getUint32(off + 20, le) > total - 32) return -1;
     }
     return total;
   }
@@ -92,7 +151,7 @@ export class PcapngParser extends ChunkedRecordParser {
     // The trailing copy of the length must match (§3.1).
     const trailing = dv.getUint32(off + total - 4, le);
     if (trailing !== total) {
-      this.stop('capture_corrupt_record', `block type 0x${type.toString(16)} length ${total} but trailing length ${trailing}`);
+      this.corrupt('capture_corrupt_record', `block type 0x${type.toString(16)} length ${total} but trailing length ${trailing}`);
       return;
     }
     switch (type) {

@@ -9,6 +9,11 @@ export interface Limits {
   // #region capture
   /** Largest capture record accepted (bytes). Larger: `capture_record_too_large`, stop or resync. */
   maxRecordBytes: number;
+  /**
+   * Bytes examined after a corrupt record/block header while looking for the next plausible one
+   * (`capture_resync`). None within it: reading stops there (info.stoppedAtOffset). `0` disables resync.
+   */
+  maxResyncBytes: number;
   /** Bytes of pcapng Decryption Secrets Block bodies kept (all blocks). Past it: `capture_secrets_dropped`. */
   maxDecryptionSecretsBytes: number;
   /** pcapng interfaces (IDBs) kept over all sections. Past it further IDBs are ignored: `capture_too_many_interfaces`. */
@@ -35,7 +40,7 @@ export interface Limits {
   maxSniffBytes: number;
   /**
    * Most recently delivered bytes kept per direction (ring, allocated on first data of a
-   * non-ignored connection) so a later retransmission can be compared with what was delivered
+   * non-ignored connection at the size that data needs, doubling up to this) so a later retransmission can be compared with what was delivered
    * (`tcp_conflicting_overlap`). Older overlaps are dropped unchecked. `0` disables the check.
    */
   maxRetainedBytesPerStream: number;
@@ -82,6 +87,7 @@ export interface Limits {
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxRecordBytes: 256 * 1024 * 1024,
+  maxResyncBytes: 16 * 1024 * 1024,
   maxDecryptionSecretsBytes: 16 * 1024 * 1024,
   maxCaptureInterfaces: 65536,
 

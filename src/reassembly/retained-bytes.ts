@@ -3,8 +3,13 @@
  * offset. It exists only to compare a later retransmission with what was already delivered
  * (conflicting-overlap detection); delivery itself never reads from it.
  *
- * Owned memory: at most `capacity` bytes, allocated on the first `record()`.
+ * Owned memory: at most `capacity` bytes. The ring is allocated on the first `record()` at the
+ * size that data needs (at least MIN_RING) and doubles as more contiguous bytes arrive, up to
+ * `capacity`: a short SMTP session retains tens of bytes, not `capacity`, per direction.
  */
+/** Smallest ring allocated (bytes). */
+const MIN_RING = 64;
+
 export class RetainedBytes {
   readonly #capacity: number;
   #buf: Uint8Array | null = null;
@@ -30,24 +35,49 @@ export class RetainedBytes {
     const cap = this.#capacity;
     if (cap === 0) return;
     if (start !== this.#end) this.#len = 0;
-    let buf = this.#buf;
-    if (buf === null) buf = this.#buf = new Uint8Array(cap);
     const n = bytes.length;
+    const buf = this.#ring(Math.min(cap, this.#len + n));
+    const size = buf.length;
     this.#end = start + n;
-    if (n >= cap) {
-      // Only the last `cap` bytes survive.
-      const src = bytes.subarray(n - cap);
-      const pos = (start + n - cap) % cap;
-      buf.set(src.subarray(0, cap - pos), pos);
-      if (pos > 0) buf.set(src.subarray(cap - pos), 0);
-      this.#len = cap;
+    if (n >= size) {
+      // The ring fills up: only its last `size` bytes survive.
+      const src = bytes.subarray(n - size);
+      const pos = (start + n - size) % size;
+      buf.set(src.subarray(0, size - pos), pos);
+      if (pos > 0) buf.set(src.subarray(size - pos), 0);
+      this.#len = size;
       return;
     }
-    const pos = start % cap;
-    const first = Math.min(n, cap - pos);
+    const pos = start % size;
+    const first = Math.min(n, size - pos);
     buf.set(first === n ? bytes : bytes.subarray(0, first), pos);
     if (first < n) buf.set(bytes.subarray(first), 0);
-    this.#len = Math.min(cap, this.#len + n);
+    this.#len = Math.min(size, this.#len + n);
+  }
+
+  /**
+   * The ring, holding at least `want` (<= capacity) bytes: allocated or grown geometrically (capped
+   * at capacity), with the valid window moved to its positions modulo the new size.
+   */
+  #ring(want: number): Uint8Array {
+    const old = this.#buf;
+    if (old !== null && old.length >= want) return old;
+    const cap = this.#capacity;
+    const size = Math.min(cap, Math.max(want, MIN_RING, old === null ? 0 : old.length * 2));
+    const next = new Uint8Array(size);
+    if (old !== null && this.#len > 0) {
+      const osize = old.length;
+      for (let off = this.#end - this.#len; off < this.#end; ) {
+        // Copy runs that are contiguous in both rings.
+        const op = off % osize;
+        const np = off % size;
+        const run = Math.min(this.#end - off, osize - op, size - np);
+        next.set(old.subarray(op, op + run), np);
+        off += run;
+      }
+    }
+    this.#buf = next;
+    return next;
   }
 
   /** Marks a gap: nothing recorded so far is adjacent to what follows. */
@@ -71,10 +101,10 @@ export class RetainedBytes {
     if (buf === null || this.#len === 0) return 0;
     const lo = Math.max(start, this.#end - this.#len);
     const hi = Math.min(start + bytes.length, this.#end);
-    const cap = this.#capacity;
+    const size = buf.length;
     let diff = 0;
     for (let off = lo; off < hi; off++) {
-      if (bytes[off - start] !== buf[off % cap]) diff++;
+      if (bytes[off - start] !== buf[off % size]) diff++;
     }
     return diff;
   }

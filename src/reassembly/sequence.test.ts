@@ -70,3 +70,43 @@ test('SegmentBuffer: first seen wins, pieces fill holes, truncate at FIN', () =>
   assert.equal(b.end, 3);
   assert.equal(b.bytes, 3);
 });
+
+test('RetainedBytes grows with the data (small sessions stay small) and matches a plain model', () => {
+  const small = new RetainedBytes(4096);
+  small.record(new Uint8Array(14), 0);
+  small.record(new Uint8Array(8), 14);
+  assert.ok(small.size > 0 && small.size <= 64, `a 22-byte stream retains ${small.size} bytes`);
+  let seed = 12345;
+  const rnd = (n: number): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % n;
+  };
+  for (const cap of [1, 7, 64, 100, 4096]) {
+    const r = new RetainedBytes(cap);
+    // Model: every delivered byte by offset, and where the current contiguous run began.
+    const all = new Map<number, number>();
+    let end = 0;
+    let runStart = 0;
+    for (let step = 0; step < 300; step++) {
+      const gap = rnd(10) === 0 ? 1 + rnd(50) : 0;
+      const start = end + gap;
+      if (gap > 0) runStart = start;
+      const seg = Uint8Array.from({ length: 1 + rnd(rnd(4) === 0 ? 3 * cap + 2 : 40) }, () => rnd(256));
+      r.record(seg, start);
+      seg.forEach((b, i) => all.set(start + i, b));
+      end = start + seg.length;
+      assert.ok(r.size <= cap);
+      // A probe overlapping the tail of the stream, with some bytes changed.
+      const pStart = Math.max(0, end - rnd(cap * 2 + 5));
+      const probe = Uint8Array.from({ length: 1 + rnd(cap * 2 + 5) }, (_, i) => {
+        const b = all.get(pStart + i) ?? 0;
+        return rnd(5) === 0 ? (b + 1) & 255 : b;
+      });
+      const lo = Math.max(pStart, end - cap, runStart);
+      const hi = Math.min(pStart + probe.length, end);
+      let want = 0;
+      for (let o = lo; o < hi; o++) if (probe[o - pStart] !== all.get(o)) want++;
+      assert.equal(r.countDifferences(probe, pStart), want, `cap ${cap} step ${step}`);
+    }
+  }
+});

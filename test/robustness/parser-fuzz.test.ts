@@ -51,7 +51,7 @@ function parseRecords(bytes: Uint8Array, split: Splitter, maxRecordBytes: number
     // so a stale view would show up as different frame hashes across chunkings.
     made.parser.feed(piece.slice(), onFrame);
   }
-  made.parser.end();
+  made.parser.end(onFrame);
   return { frames, anomalies, info: { ...made.info, decryptionSecrets: made.info.decryptionSecrets.length } };
 }
 

@@ -121,7 +121,7 @@ interface Unparsed {
 }
 
 /** How one side's bytes are consumed. */
-type Mode = 'plain' | 'inflate' | 'encrypted' | 'counted';
+type Mode = 'plain' | 'inflate' | 'counted';
 
 const FETCH_MESSAGE_ATTR = /(?:^|[ (])((?:BODY|BINARY)\[([^\]]*)\](?:<([0-9]+)>)?|RFC822(?:\.HEADER|\.TEXT)?) ?~?\{[0-9]+\+?\}$/i;
 
@@ -148,6 +148,11 @@ export class ImapAnalyzer implements ProtocolAnalyzer {
   #sync: Record<Side, boolean> = { client: false, server: false };
   #inflate: Record<Side, DeflateStream | null> = { client: null, server: null };
   #encrypted = { client: 0, server: 0 };
+  /**
+   * STARTTLS accepted: wire bytes (onData/onGap) are TLS records handed to the context; plaintext
+   * comes back through onDecrypted and is parsed as a fresh phase (modes above apply to it).
+   */
+  #tls = false;
   #counted = { client: 0, server: 0 };
   #asm: Record<Side, Assembly | null> = { client: null, server: null };
   #unparsed: Record<Side, Unparsed | null> = { client: null, server: null };
@@ -210,19 +215,38 @@ export class ImapAnalyzer implements ProtocolAnalyzer {
 
   onData(side: Side, bytes: Uint8Array, at: At): void {
     if (this.#closed || bytes.length === 0) return;
+    this.#consume(side, bytes, at, true);
+  }
+
+  /**
+   * Plaintext of the TLS session started by STARTTLS. RFC 9051 §6.2.1 / RFC 3501 §6.2.1: the server
+   * sends no new greeting; the client usually re-issues CAPABILITY, then authenticates. Framing
+   * restarts clean; facts gathered before TLS are kept.
+   */
+  onDecrypted(side: Side, bytes: Uint8Array, at: At): void {
+    if (this.#closed || bytes.length === 0 || !this.#tls) return;
+    if (this.#state === 'tls') this.#step({ kind: 'tls-restart' }, at);
+    this.#consume(side, bytes, at, false);
+  }
+
+  /** `wire`: bytes from onData (TLS records once STARTTLS was accepted), not decrypted plaintext. */
+  #consume(side: Side, bytes: Uint8Array, at: At, wire: boolean): void {
     let off = 0;
     const len = bytes.length;
     while (off < len) {
       const mode = this.#mode[side];
       const rest = off === 0 ? bytes : bytes.subarray(off);
+      if (wire && this.#tls) {
+        // Everything after the tagged OK line, in this chunk too, is TLS (RFC 3501 §6.2.1).
+        if (side === 'server' && this.#encrypted.server === 0 && this.#encrypted.client === 0) {
+          // The server's TLS bytes only answer the client's ClientHello (RFC 3501 §6.2.1, RFC 2595 §3.1).
+          this.#ctx.anomaly('imap_starttls_injection', 'server bytes after the STARTTLS OK before any client TLS bytes', at);
+        }
+        this.#encrypted[side] += rest.length;
+        this.#ctx.encryptedData(side, rest, at);
+        return;
+      }
       switch (mode) {
-        case 'encrypted':
-          if (side === 'server' && this.#encrypted.server === 0 && this.#encrypted.client === 0) {
-            // The server's TLS bytes only answer the client's ClientHello (RFC 3501 §6.2.1, RFC 2595 §3.1).
-            this.#ctx.anomaly('imap_starttls_injection', 'server bytes after the STARTTLS OK before any client TLS bytes', at);
-          }
-          this.#encrypted[side] += rest.length;
-          return;
         case 'counted':
           this.#counted[side] += rest.length;
           return;
@@ -261,11 +285,13 @@ export class ImapAnalyzer implements ProtocolAnalyzer {
   onGap(side: Side, length: number, at: At): void {
     if (this.#closed || length <= 0) return;
     this.#ctx.transcript({ side, kind: 'gap', lines: [], bytes: length }, at, at);
-    const mode = this.#mode[side];
-    if (mode === 'encrypted') {
+    if (this.#tls) {
+      // A hole in the TLS stream: the TLS layer resynchronises or gives up.
       this.#encrypted[side] += length;
+      this.#ctx.encryptedGap(side, length, at);
       return;
     }
+    const mode = this.#mode[side];
     if (mode !== 'plain') {
       // A hole in a deflate stream cannot be bridged: the rest is counted.
       if (mode === 'inflate') this.#ctx.anomaly('imap_compress_unsupported', `${side}: gap inside the compressed stream`, at);
@@ -1153,12 +1179,20 @@ export class ImapAnalyzer implements ProtocolAnalyzer {
   }
 
   #startTls(at: At): void {
+    if (this.#tls) {
+      // STARTTLS accepted again inside TLS: nested TLS cannot be followed.
+      this.#ctx.anomaly('imap_starttls_injection', 'STARTTLS accepted again inside TLS', at);
+      return;
+    }
     this.#facts.starttls.accepted = true;
     this.#facts.starttls.frame = at.frame;
     this.#facts.encrypted_from_frame = at.frame;
     this.#ctx.transcript({ side: 'server', kind: 'tls', lines: [] }, at, at);
     this.#ctx.markEncrypted(at);
-    this.#mode = { client: 'encrypted', server: 'encrypted' };
+    this.#tls = true;
+    // The rest of this server chunk is TLS; the plaintext phase starts at a line boundary.
+    this.#mode = { client: 'plain', server: 'plain' };
+    this.#sync = { client: false, server: false };
     this.#serverFramer.pause();
     if (this.#clientFramer.hasPartialLine) this.#ctx.anomaly('imap_starttls_injection', 'client bytes pipelined after STARTTLS', at);
     this.#clientFramer.reset();

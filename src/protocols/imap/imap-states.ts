@@ -15,7 +15,7 @@ export type ImapState =
   | 'selected'
   /** LOGOUT sent or BYE received (§3.4). Terminal. */
   | 'logout'
-  /** STARTTLS accepted: the rest is encrypted. Terminal. */
+  /** STARTTLS accepted: the rest is encrypted. Terminal unless decrypted plaintext arrives (`tls-restart`). */
   | 'tls'
   /** Bytes were lost or the capture started mid-session: the state is unknown until a completion says. */
   | 'after_gap';
@@ -25,7 +25,9 @@ export type ImapEvent =
   | { readonly kind: 'command'; readonly verb: string }
   | { readonly kind: 'completion'; readonly verb: string; readonly status: 'OK' | 'NO' | 'BAD' }
   | { readonly kind: 'bye' }
-  | { readonly kind: 'gap' };
+  | { readonly kind: 'gap' }
+  /** Decrypted plaintext after STARTTLS begins. */
+  | { readonly kind: 'tls-restart' };
 
 export interface ImapStep {
   readonly state: ImapState;
@@ -44,6 +46,8 @@ function step(state: ImapState, anomaly: string | null = null): ImapStep {
 
 /** The one transition function (pure). */
 export function imapTransition(state: ImapState, ev: ImapEvent): ImapStep {
+  // RFC 3501 §6.2.1 / RFC 9051 §6.2.1: after TLS the session is still not authenticated, no new greeting.
+  if (ev.kind === 'tls-restart') return step(state === 'tls' ? 'not_authenticated' : state);
   if (state === 'tls') return step('tls');
   switch (ev.kind) {
     case 'greeting':

@@ -92,8 +92,8 @@ interface Unparsed {
   last: At;
 }
 
-type ClientMode = 'command' | 'sync' | 'encrypted';
-type ServerMode = 'status' | 'listing' | 'body' | 'encrypted';
+type ClientMode = 'command' | 'sync';
+type ServerMode = 'status' | 'listing' | 'body';
 
 /**
  * POP3 analyzer for one connection (RFC 1939, RFC 2449 CAPA/PIPELINING, RFC 5034 AUTH,
@@ -142,6 +142,11 @@ export class Pop3Analyzer implements ProtocolAnalyzer {
   #replies = 0;
   #closed = false;
   #encrypted = { client: 0, server: 0 };
+  /**
+   * STLS accepted: wire bytes (onData/onGap) are TLS records handed to the context; plaintext comes
+   * back through onDecrypted and is parsed by the framers as a fresh phase.
+   */
+  #tls = false;
 
   /** LIST sizes and UIDL ids by message number (bounded by #listCap entries). */
   readonly #sizes = new Map<number, number>();
@@ -213,36 +218,47 @@ export class Pop3Analyzer implements ProtocolAnalyzer {
 
   onData(side: Side, bytes: Uint8Array, at: At): void {
     if (this.#closed || bytes.length === 0) return;
-    if (side === 'client') this.#clientData(bytes, at);
-    else this.#serverData(bytes, at);
+    if (side === 'client') this.#clientData(bytes, at, true);
+    else this.#serverData(bytes, at, true);
   }
 
-  #clientData(bytes: Uint8Array, at: At): void {
-    if (this.#clientMode === 'encrypted') {
+  /**
+   * Plaintext of the TLS session started by STLS. RFC 2595 §4: no new greeting; the client
+   * continues in the AUTHORIZATION state (usually CAPA, then USER/PASS or AUTH). Facts gathered
+   * before TLS are kept.
+   */
+  onDecrypted(side: Side, bytes: Uint8Array, at: At): void {
+    if (this.#closed || bytes.length === 0 || !this.#tls) return;
+    if (this.#state === 'tls') this.#step({ kind: 'tls-restart' }, at);
+    if (side === 'client') this.#clientData(bytes, at, false);
+    else this.#serverData(bytes, at, false);
+  }
+
+  /** `wire`: bytes from onData (encrypted once STLS was accepted), not decrypted plaintext. */
+  #clientData(bytes: Uint8Array, at: At, wire: boolean): void {
+    if (wire && this.#tls) {
       this.#encrypted.client += bytes.length;
+      this.#ctx.encryptedData('client', bytes, at);
       return;
-    }
-    if (this.#stlsPending) {
-      // RFC 2595 §4: nothing may follow STLS before the reply; the client's TLS bytes come after "+OK".
-      this.#ctx.anomaly('pop3_stls_injection', 'client bytes after STLS before the server reply', at);
-      this.#stlsPending = false;
     }
     this.#clientFramer.push(bytes, at);
   }
 
-  #serverData(bytes: Uint8Array, at: At): void {
+  #serverData(bytes: Uint8Array, at: At, wire: boolean): void {
     let off = 0;
     const len = bytes.length;
     while (off < len) {
-      switch (this.#serverMode) {
-        case 'encrypted': {
-          if (this.#encrypted.server === 0 && this.#encrypted.client === 0) {
-            // The server's TLS handshake only answers the client's ClientHello.
-            this.#ctx.anomaly('pop3_stls_injection', 'server bytes after the STLS +OK before any client TLS bytes', at);
-          }
-          this.#encrypted.server += len - off;
-          return;
+      if (wire && this.#tls) {
+        // Everything after the STLS "+OK" line, in this chunk too, is TLS (RFC 2595 §4).
+        if (this.#encrypted.server === 0 && this.#encrypted.client === 0) {
+          // The server's TLS handshake only answers the client's ClientHello.
+          this.#ctx.anomaly('pop3_stls_injection', 'server bytes after the STLS +OK before any client TLS bytes', at);
         }
+        this.#encrypted.server += len - off;
+        this.#ctx.encryptedData('server', off === 0 ? bytes : bytes.subarray(off), at);
+        return;
+      }
+      switch (this.#serverMode) {
         case 'body': {
           const chunk = off === 0 ? bytes : bytes.subarray(off);
           off += this.#unstuffer.push(chunk, at);
@@ -258,11 +274,13 @@ export class Pop3Analyzer implements ProtocolAnalyzer {
   onGap(side: Side, length: number, at: At): void {
     if (this.#closed || length <= 0) return;
     this.#ctx.transcript({ side, kind: 'gap', lines: [], bytes: length }, at, at);
+    if (this.#tls) {
+      // Wire gaps after STLS are holes in the TLS stream: the TLS layer resynchronises or gives up.
+      this.#encrypted[side] += length;
+      this.#ctx.encryptedGap(side, length, at);
+      return;
+    }
     if (side === 'client') {
-      if (this.#clientMode === 'encrypted') {
-        this.#encrypted.client += length;
-        return;
-      }
       this.#flushUnparsed('client');
       this.#clientFramer.reset();
       this.#clientMode = 'sync';
@@ -270,10 +288,6 @@ export class Pop3Analyzer implements ProtocolAnalyzer {
       this.#uncertain = true;
       this.#dropPending(at);
       this.#step({ kind: 'gap' }, at);
-      return;
-    }
-    if (this.#serverMode === 'encrypted') {
-      this.#encrypted.server += length;
       return;
     }
     this.#flushUnparsed('server');
@@ -346,6 +360,12 @@ export class Pop3Analyzer implements ProtocolAnalyzer {
   // #region client lines
 
   #clientLine(bytes: Uint8Array, first: At, last: At): void {
+    if (this.#stlsPending) {
+      // RFC 2595 §4: nothing may follow STLS before the reply; the client's TLS bytes come after
+      // "+OK". Reported per line (at its first byte), so any chunking gives the same frame.
+      this.#ctx.anomaly('pop3_stls_injection', 'client line after STLS before the server reply', first);
+      this.#stlsPending = false;
+    }
     const line = latin1(bytes);
     const auth = this.#auth;
     // RFC 5034 §4: after a "+ " challenge the next client line is the SASL response. A line sent
@@ -752,15 +772,24 @@ export class Pop3Analyzer implements ProtocolAnalyzer {
   }
 
   #startTls(first: At, last: At): void {
+    if (this.#tls) {
+      // A second STLS inside TLS: nested TLS cannot be followed; keep parsing what we have.
+      this.#ctx.anomaly('pop3_stls_injection', 'STLS accepted again inside TLS', last);
+      return;
+    }
     const f = this.#facts;
     f.stls.accepted = true;
     f.stls.frame = last.frame;
     f.encrypted_from_frame = last.frame;
     this.#ctx.transcript({ side: 'server', kind: 'tls', lines: [] }, first, last);
     this.#ctx.markEncrypted(last);
-    this.#serverMode = 'encrypted';
+    if (this.#clientFramer.hasPartialLine) this.#ctx.anomaly('pop3_stls_injection', 'client bytes after STLS before the server reply', last);
+    this.#tls = true;
+    // The rest of this server chunk is TLS: stop the framer; both framers start clean for the
+    // decrypted phase (RFC 2595 §4: a fresh start, no greeting).
     this.#serverFramer.pause();
-    this.#clientMode = 'encrypted';
+    this.#serverMode = 'status';
+    this.#clientMode = 'command';
     this.#clientFramer.reset();
     // Commands pipelined after STLS were sent in cleartext and will be answered (if at all) encrypted.
     const rest = this.#pending;

@@ -18,7 +18,10 @@ export type Pop3State =
   | 'update'
   /** QUIT answered in AUTHORIZATION, or a "-ERR" greeting: the session is over. Terminal. */
   | 'closed'
-  /** STLS accepted (RFC 2595 §4): the rest is encrypted. Terminal. */
+  /**
+   * STLS accepted (RFC 2595 §4): the rest is encrypted. Terminal unless decrypted plaintext
+   * arrives (`tls-restart` → authorization).
+   */
   | 'tls'
   /** Bytes were lost or the capture started mid-session: phase unknown until a reply tells. */
   | 'after_gap';
@@ -28,7 +31,9 @@ export type Pop3Event =
   | { readonly kind: 'greeting'; readonly ok: boolean }
   | { readonly kind: 'command'; readonly verb: string }
   | { readonly kind: 'reply'; readonly verb: string; readonly ok: boolean }
-  | { readonly kind: 'gap' };
+  | { readonly kind: 'gap' }
+  /** Decrypted plaintext after STLS begins. */
+  | { readonly kind: 'tls-restart' };
 
 /** Result of one transition: the next state and an anomaly code when the sequence was invalid. */
 export interface Pop3Step {
@@ -98,6 +103,9 @@ export function pop3Transition(state: Pop3State, ev: Pop3Event): Pop3Step {
       return onCommand(state, ev.verb);
     case 'reply':
       return onReply(state, ev.verb, ev.ok);
+    case 'tls-restart':
+      // RFC 2595 §4: after the TLS negotiation the session continues in AUTHORIZATION, no new greeting.
+      return step(state === 'tls' ? 'authorization' : state);
     case 'gap':
       // A lost command can only have moved AUTHORIZATION forward (PASS/APOP/AUTH accepted);
       // TRANSACTION is left only by QUIT, which ends the session.

@@ -227,7 +227,7 @@ interface Unparsed {
   last: At;
 }
 
-type Mode = 'line' | 'sync' | 'encrypted';
+type Mode = 'line' | 'sync';
 
 function outcomeOf(r: Response | null): Outcome {
   return r === null ? 'unknown' : r.status === 'OK' ? 'ok' : 'no';
@@ -275,6 +275,13 @@ export class SieveAnalyzer implements ProtocolAnalyzer {
   #overflowReported = false;
   #midstreamReported = false;
   #encrypted = { client: 0, server: 0 };
+  /**
+   * STARTTLS accepted: wire bytes (onData/onGap) are TLS records handed to the context; plaintext
+   * comes back through onDecrypted and is parsed as a fresh phase.
+   */
+  #tls = false;
+  /** The next server response is the capability list the server re-sends after TLS (RFC 5804 §2.2). */
+  #tlsCapsPending = false;
 
   readonly #facts: SieveSessionFacts = {
     greeting: null,
@@ -324,32 +331,46 @@ export class SieveAnalyzer implements ProtocolAnalyzer {
 
   onData(side: Side, bytes: Uint8Array, at: At): void {
     if (this.#closed || bytes.length === 0) return;
+    this.#consume(side, bytes, at, true);
+  }
+
+  /**
+   * Plaintext of the TLS session started by STARTTLS. RFC 5804 §2.2: the server first re-sends its
+   * capabilities followed by OK (no greeting otherwise); framing restarts clean, facts are kept.
+   */
+  onDecrypted(side: Side, bytes: Uint8Array, at: At): void {
+    if (this.#closed || bytes.length === 0 || !this.#tls) return;
+    this.#consume(side, bytes, at, false);
+  }
+
+  /** `wire`: bytes from onData (TLS records once STARTTLS was accepted), not decrypted plaintext. */
+  #consume(side: Side, bytes: Uint8Array, at: At, wire: boolean): void {
     let off = 0;
     const len = bytes.length;
     while (off < len) {
-      if (this.#modes[side] === 'encrypted') {
+      if (wire && this.#tls) {
+        // Everything after the OK line, in this chunk too, is TLS (RFC 5804 §2.2).
         if (side === 'server' && this.#encrypted.server === 0 && this.#encrypted.client === 0) {
           // The server's TLS bytes only answer the client's ClientHello.
           this.#ctx.anomaly('sieve_starttls_injection', 'server bytes after the STARTTLS OK before any client TLS bytes', at);
         }
         this.#encrypted[side] += len - off;
+        this.#ctx.encryptedData(side, off === 0 ? bytes : bytes.subarray(off), at);
         return;
       }
       const n = this.#framers[side].push(off === 0 ? bytes : bytes.subarray(off), at);
       off += n;
-      if (n === 0 && !this.#isEncrypted(side)) break; // defensive: never spin
+      if (n === 0 && !(wire && this.#tls)) break; // defensive: never spin
     }
-  }
-
-  #isEncrypted(side: Side): boolean {
-    return this.#modes[side] === 'encrypted';
   }
 
   onGap(side: Side, length: number, at: At): void {
     if (this.#closed || length <= 0) return;
     this.#ctx.transcript({ side, kind: 'gap', lines: [], bytes: length }, at, at);
-    if (this.#modes[side] === 'encrypted') {
+    if (this.#tls) {
+      // A hole in the TLS stream: the TLS layer resynchronises or gives up.
       this.#encrypted[side] += length;
+      this.#ctx.encryptedGap(side, length, at);
       return;
     }
     this.#flushUnparsed(side);
@@ -707,6 +728,15 @@ export class SieveAnalyzer implements ProtocolAnalyzer {
     this.#respDropped = 0;
     this.#replies++;
     this.#ctx.transcript({ side: 'server', kind: 'reply', status: word, lines: r.lines }, r.first, r.last);
+    if (this.#tlsCapsPending) {
+      this.#tlsCapsPending = false;
+      // RFC 5804 §2.2: after TLS the server MUST re-issue its capabilities, then OK; the client
+      // must forget the cleartext ones (they may have changed, e.g. SASL mechanisms).
+      if (r.status === 'OK') {
+        this.#capabilities(r);
+        return;
+      }
+    }
     const p = this.#pending.shift();
     if (p === undefined) {
       if (!this.#greeted) {
@@ -847,14 +877,22 @@ export class SieveAnalyzer implements ProtocolAnalyzer {
   }
 
   #startTls(r: Response, at: At): void {
+    if (this.#tls) {
+      // STARTTLS accepted again inside TLS: nested TLS cannot be followed.
+      this.#ctx.anomaly('sieve_starttls_injection', 'STARTTLS accepted again inside TLS', at);
+      return;
+    }
     this.#facts.starttls.accepted = true;
     this.#facts.starttls.frame = at.frame;
     this.#facts.encrypted_from_frame = at.frame;
     this.#ctx.transcript({ side: 'server', kind: 'tls', lines: [] }, r.first, at);
     this.#ctx.markEncrypted(at);
-    this.#modes.server = 'encrypted';
+    this.#tls = true;
+    this.#tlsCapsPending = true;
+    // The rest of this server chunk is TLS; the plaintext phase starts at a line boundary.
     this.#framers.server.pause();
-    this.#modes.client = 'encrypted';
+    this.#modes.server = 'line';
+    this.#modes.client = 'line';
     this.#framers.client.reset();
     this.#logical.client = null;
     if (this.#auth !== null) this.#finishAuth(null, at);
