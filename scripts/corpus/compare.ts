@@ -699,8 +699,16 @@ export function compareZeekFiles(capture: string, files: PublicCapture['zeekFile
   const msgs = new Set(data.messages.map((m) => m.sha256));
   const nested = new Set(data.messages.flatMap((m) => nestedMessageHashes(m, data.eml.get(m.message_id) ?? null)));
   const entities = new Set<string>();
+  /** Quoted-printable leaves: Zeek's QP decoder appends CRLF after every hard line, including the
+   * one before the boundary, which RFC 2046 §5.1.1 gives to the boundary (its 7bit decoder does
+   * not: MIME.cc DecodeBinary holds that CRLF back). So a Zeek QP file is our part + CRLF. */
+  const qpEntities = new Set<string>();
   for (const m of data.messages) {
-    for (const p of m.parts ?? []) if (p.sha256) entities.add(p.sha256);
+    for (const p of m.parts ?? []) {
+      if (!p.sha256) continue;
+      entities.add(p.sha256);
+      if ((p.transfer_encoding ?? '').toLowerCase() === 'quoted-printable') qpEntities.add(p.sha256);
+    }
     for (const a of m.attachments ?? []) entities.add(a.sha256);
   }
   for (const f of files) {
@@ -711,9 +719,13 @@ export function compareZeekFiles(capture: string, files: PublicCapture['zeekFile
       out.push(result(capture, 'zeek-file:message', ok ? 'match' : 'mismatch', what, ok ? h : data.messages.map((m) => ({ size: m.size, sha256: m.sha256 })),
         ok ? '' : 'no rebuilt message (or nested message part) with these bytes'));
     } else {
-      const ok = entities.has(h);
+      const n = f.bytes.length;
+      const crlf = n >= 2 && f.bytes[n - 2] === 0x0d && f.bytes[n - 1] === 0x0a;
+      const qp = !entities.has(h) && crlf && qpEntities.has(sha256(f.bytes.subarray(0, n - 2)));
+      const ok = entities.has(h) || qp;
       out.push(result(capture, 'zeek-file:entity', ok ? 'match' : 'mismatch', what, ok ? h : [...entities],
-        ok ? '' : 'no decoded MIME part / attachment with these bytes'));
+        qp ? "Zeek's QP decoder adds the CRLF that precedes the boundary (RFC 2046 §5.1.1 gives it to the boundary): equal to our part + CRLF"
+          : ok ? '' : 'no decoded MIME part / attachment with these bytes'));
     }
   }
   return out;

@@ -21,6 +21,8 @@ export class PipelineMessageSink implements MessageSink {
   #result: MessageBuildResult | null = null;
   #last: At;
   #closed = false;
+  /** The message arrived inside a decrypted TLS session. */
+  #decrypted: boolean;
   #onDone: (s: PipelineMessageSink) => void;
 
   constructor(args: {
@@ -38,6 +40,7 @@ export class PipelineMessageSink implements MessageSink {
     this.#agg = args.aggregates;
     this.#onDone = args.onDone;
     this.#last = args.open.at;
+    this.#decrypted = args.ctx.decrypting;
     const l = args.ctx.limits;
     this.#builder = new MessageBuilder({
       emlPath: args.sink.emlPath(args.id),
@@ -96,6 +99,7 @@ export class PipelineMessageSink implements MessageSink {
       parts: r.parts,
       attachments: r.attachments,
       anomalies: r.anomalies,
+      ...(this.#decrypted ? { decrypted: true } : {}),
       frame_first: this.#open.at.frame,
       frame_last: this.#last.frame,
       ts_first: isoTime(this.#open.at.ts),
