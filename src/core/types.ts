@@ -69,6 +69,13 @@ export interface TcpPacket {
   readonly payload: Uint8Array;
   /** Payload bytes the IP header announced but the capture did not hold (snaplen cut). 0 normally. */
   readonly missingPayload: number;
+  /**
+   * Optional 32-bit numbers identifying src/dst (IPv4: the address; IPv6: a hash of it), set by
+   * the decoder so the reassembler can find the connection without building a string key.
+   * Equal addresses give equal ids; different addresses may collide (callers verify).
+   */
+  readonly srcId?: number;
+  readonly dstId?: number;
 }
 
 /** A UDP datagram (DNS and later protocols use it). */

@@ -443,7 +443,10 @@ test('public corpus: TCP conversations (frames and bytes per direction) match ts
   let convs = 0;
   for (const cap of corpusCaptures()) {
     const text = readFileSync(`${cap}.tshark.conv-tcp.txt`, 'utf8');
-    const { rows } = await decodeCapture(cap);
+    const decoded = await decodeCapture(cap);
+    // smtp-to-comma is corrupt after frame 18 (MANIFEST.md): tshark stops there, we resynchronise
+    // and read on (capture_resync), so compare only the frames tshark saw.
+    const rows = cap.includes('smtp-to-comma') ? decoded.rows.filter((r) => r.frame <= 18) : decoded.rows;
     // Per direction: frames and frame bytes, keyed "src sport dst dport".
     const dirs = new Map<string, [number, number]>();
     for (const { p, len } of rows) {

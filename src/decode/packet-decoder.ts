@@ -321,14 +321,20 @@ export class PacketDecoder {
     if (proto !== PROTO_TCP && proto !== PROTO_UDP) return OTHER;
     let src: string;
     let dst: string;
+    let srcId: number;
+    let dstId: number;
     if (ipVersion === 4) {
+      srcId = ((d[addrOff]! << 24) | (d[addrOff + 1]! << 16) | (d[addrOff + 2]! << 8) | d[addrOff + 3]!) >>> 0;
+      dstId = ((d[addrOff + 4]! << 24) | (d[addrOff + 5]! << 16) | (d[addrOff + 6]! << 8) | d[addrOff + 7]!) >>> 0;
       src = this.v4(d, addrOff);
       dst = this.v4(d, addrOff + 4);
     } else {
+      srcId = fnv16(d, addrOff);
+      dstId = fnv16(d, addrOff + 16);
       src = formatIpv6(d, addrOff);
       dst = formatIpv6(d, addrOff + 16);
     }
-    return this.transportAt(frame, ipVersion, src, dst, d, proto, p, end, missing);
+    return this.transportAt(frame, ipVersion, src, dst, d, proto, p, end, missing, srcId, dstId);
   }
 
   private transportAt(
@@ -341,6 +347,8 @@ export class PacketDecoder {
     p: number,
     end: number,
     missing: number,
+    srcId?: number,
+    dstId?: number,
   ): DecodeResult {
     const avail = end - p;
     if (proto === PROTO_TCP) {
@@ -367,6 +375,8 @@ export class PacketDecoder {
         window: (d[p + 14]! << 8) | d[p + 15]!,
         payload: new Uint8Array(d.buffer, d.byteOffset + p + hlen, avail - hlen),
         missingPayload: missing,
+        srcId,
+        dstId,
       };
       return { kind: 'tcp', packet };
     }
@@ -406,4 +416,11 @@ export class PacketDecoder {
     this.report({ code, detail: `frame ${frame.index}: ${detail}`, at: { frame: frame.index, ts: frame.ts } });
     return OTHER;
   }
+}
+
+/** FNV-1a over the 16 bytes of an IPv6 address: a 32-bit id for the reassembler's fast lookup. */
+function fnv16(d: Uint8Array, o: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < 16; i++) h = Math.imul(h ^ d[o + i]!, 0x01000193);
+  return h >>> 0;
 }

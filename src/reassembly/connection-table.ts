@@ -1,4 +1,31 @@
+import type { TcpPacket } from '../core/types.js';
 import type { Connection } from './connection.js';
+
+/**
+ * Numeric key of a packet's connection from the decoder's address ids (same value for both
+ * directions), or -1 when the packet has none. 52 bits; collisions are possible and verified.
+ */
+export function fastKey(p: TcpPacket): number {
+  const s = p.srcId;
+  const d = p.dstId;
+  if (s === undefined || d === undefined) return -1;
+  let a = s, b = d, pa = p.srcPort, pb = p.dstPort;
+  if (s > d || (s === d && pa > pb)) {
+    a = d;
+    b = s;
+    pa = p.dstPort;
+    pb = p.srcPort;
+  }
+  const h = (Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b ^ (pa << 16) ^ pb, 0xc2b2ae35)) >>> 0;
+  return h * 1048576 + ((Math.imul(pa, 31) + pb) & 0xfffff);
+}
+
+/** True when the packet belongs to the connection's endpoints (either direction). */
+function sameEndpoints(c: Connection, p: TcpPacket): boolean {
+  return p.srcPort === c.clientPort
+    ? p.dstPort === c.serverPort && p.src === c.clientIp && p.dst === c.serverIp
+    : p.srcPort === c.serverPort && p.dstPort === c.clientPort && p.src === c.serverIp && p.dst === c.clientIp;
+}
 
 /**
  * Map key of a connection: both endpoints in canonical order (lower address, then lower port,
@@ -24,6 +51,8 @@ interface List {
  */
 export class ConnectionTable {
   readonly #map = new Map<string, Connection>();
+  /** Fast path: numeric key → connection (verified against the packet's endpoints). */
+  readonly #fast = new Map<number, Connection>();
   readonly #open: List = { head: null, tail: null, size: 0 };
   readonly #closed: List = { head: null, tail: null, size: 0 };
 
@@ -39,6 +68,22 @@ export class ConnectionTable {
 
   get(key: string): Connection | undefined {
     return this.#map.get(key);
+  }
+
+  /** The packet's connection through the numeric key, without building the string key; undefined when unsure. */
+  lookupFast(p: TcpPacket, k: number): Connection | undefined {
+    if (k < 0) return undefined;
+    const c = this.#fast.get(k);
+    return c !== undefined && sameEndpoints(c, p) ? c : undefined;
+  }
+
+  /** Registers a connection under its numeric key (the first one wins a collision). */
+  bindFast(conn: Connection, k: number): void {
+    if (k < 0 || conn.fastKey === k) return;
+    if (!this.#fast.has(k)) {
+      this.#fast.set(k, conn);
+      conn.fastKey = k;
+    }
   }
 
   /** Adds an open connection (replacing nothing: remove the old entry first). */
@@ -65,6 +110,7 @@ export class ConnectionTable {
   /** Forgets a connection. */
   remove(conn: Connection): void {
     if (this.#map.get(conn.key) === conn) this.#map.delete(conn.key);
+    if (conn.fastKey >= 0 && this.#fast.get(conn.fastKey) === conn) this.#fast.delete(conn.fastKey);
     unlink(conn.closed ? this.#closed : this.#open, conn);
   }
 

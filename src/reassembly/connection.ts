@@ -14,6 +14,10 @@ export class Connection {
   /** Client endpoint, to tell the direction of a packet with two comparisons. */
   readonly clientIp: string;
   readonly clientPort: number;
+  readonly serverIp: string;
+  readonly serverPort: number;
+  /** Numeric lookup key (ConnectionTable fast path), or -1 when the packets carried no ids. */
+  fastKey = -1;
   readonly client: HalfStream;
   readonly server: HalfStream;
   /** The handler asked to stop receiving payload (`StreamHandler.ignored`). */
@@ -36,6 +40,8 @@ export class Connection {
     this.handler = handler;
     this.clientIp = info.client.ip;
     this.clientPort = info.client.port;
+    this.serverIp = info.server.ip;
+    this.serverPort = info.server.port;
     this.client = new HalfStream('client', this, ctx);
     this.server = new HalfStream('server', this, ctx);
     this.midstreamPending = !info.sawHandshake;

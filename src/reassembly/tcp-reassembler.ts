@@ -3,7 +3,7 @@ import type { Limits } from '../core/limits.js';
 import type { At, Side, TcpPacket, Timestamp } from '../core/types.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, tsDiff } from '../core/types.js';
 import { Connection } from './connection.js';
-import { ConnectionTable, connectionKey } from './connection-table.js';
+import { ConnectionTable, connectionKey, fastKey } from './connection-table.js';
 import { DEFAULT_SERVER_PORTS, decideRoles } from './decide-roles.js';
 import type { GapCause } from './half-stream.js';
 import { ReassemblyContext } from './reassembly-context.js';
@@ -78,14 +78,26 @@ export class TcpReassembler {
     if (ts.sec >= this.#nextCheckSec) this.advanceTime(ts);
     this.#lastFrame = p.frame;
     this.#lastTs = ts;
-    const key = connectionKey(p.src, p.srcPort, p.dst, p.dstPort);
-    let conn = this.#table.get(key);
+    const fk = fastKey(p);
+    let conn = this.#table.lookupFast(p, fk);
     if (conn === undefined) {
-      conn = this.#open(key, p);
+      const key = connectionKey(p.src, p.srcPort, p.dst, p.dstPort);
+      conn = this.#table.get(key);
+      if (conn === undefined) conn = this.#open(key, p);
+      else if ((p.flags & TCP_SYN) !== 0) {
+        const c = this.#onSyn(conn, key, p);
+        if (c === null) return;
+        conn = c;
+      } else if (conn.closed) {
+        this.#afterClose(conn, p);
+        return;
+      }
+      this.#table.bindFast(conn, fk);
     } else if ((p.flags & TCP_SYN) !== 0) {
-      const c = this.#onSyn(conn, key, p);
+      const c = this.#onSyn(conn, conn.key, p);
       if (c === null) return;
       conn = c;
+      this.#table.bindFast(conn, fk);
     } else if (conn.closed) {
       this.#afterClose(conn, p);
       return;
