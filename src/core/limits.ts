@@ -82,6 +82,11 @@ export interface Limits {
   // #region output
   /** Anomaly records written per code; the rest are only counted in summary.json (`anomalies_by_code`). */
   maxAnomalyRecordsPerCode: number;
+  /**
+   * Bytes of messages/attachments waiting to be written in the background. Past it the pipeline
+   * waits after the capture batch until a quarter is left; at twice it, files are written synchronously.
+   */
+  maxPendingWriteBytes: number;
   // #endregion
 }
 
@@ -116,6 +121,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxHeaderBytes: 2 * 1024 * 1024,
 
   maxAnomalyRecordsPerCode: 1000,
+  maxPendingWriteBytes: 16 * 1024 * 1024,
 });
 
 /** Fills unspecified limits with defaults. Negative or NaN values are rejected. */

@@ -1,5 +1,17 @@
 import type { AttachmentRecord, MessageHeaders, MimePartRecord } from '../core/records.js';
 
+/**
+ * Writes finished files off the main thread (implemented by FileWriteQueue in
+ * src/output/file-write-queue.ts). Ownership of `chunks` passes to the writer.
+ */
+export interface MessageFileWriter {
+  /**
+   * Writes `chunks` (concatenated) to `path`, atomically (temp file + rename). `keepExisting`: the
+   * file is content-addressed; when it exists (or was already handed over) nothing is written.
+   */
+  write(path: string, chunks: Uint8Array[], opts?: { keepExisting?: boolean }): void;
+}
+
 /** Options for building one message (see MessageBuilder in message-builder.ts). */
 export interface MessageBuilderOptions {
   /**
@@ -12,6 +24,13 @@ export interface MessageBuilderOptions {
    * from the message), or null to write none.
    */
   attachmentsDir: string | null;
+  /**
+   * When set, the .eml and decoded attachments are kept in memory (up to maxInMemoryMessageBytes
+   * each message, .eml and attachments counted apart) and handed to this writer at end(); larger
+   * ones are written synchronously as without a writer. Null/absent: everything is written
+   * synchronously (the .eml is in place when end() returns).
+   */
+  writer?: MessageFileWriter | null;
   /** Limits: maxMessageBytes, maxInMemoryMessageBytes, maxMimeDepth, maxMimeParts, maxHeaderBytes. */
   limits: {
     maxMessageBytes: number;

@@ -2,15 +2,18 @@ import { createHash, type Hash } from 'node:crypto';
 import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
 import { MailsleuthError } from '../core/errors.js';
 import { buildMessageHeaders } from './headers.js';
-import type { MessageBuilderOptions, MessageBuildResult } from './message-builder-types.js';
+import type { MessageBuilderOptions, MessageBuildResult, MessageFileWriter } from './message-builder-types.js';
 import { MimeSplitter } from './mime-splitter.js';
+import { OwnedChunks, recycleOwnedChunks } from './owned-chunks.js';
 
 /** Growth step of the in-memory .eml buffer. */
 const SPOOL_INITIAL = 64 * 1024;
 
 /**
- * Writes the verbatim .eml to `${path}.tmp`: keeps up to `maxInMemory` bytes in memory, then
- * writes them in one large block (sync fs writes); renamed to `path` at finish().
+ * Writes the verbatim .eml. With a writer: keeps the message in owned chunks and hands them to
+ * the writer at finish(), unless it grows past `maxInMemory` (then, as without a writer, the rest
+ * goes to `${path}.tmp` with sync fs writes). Without: keeps up to `maxInMemory` bytes in memory,
+ * then writes them in one large block to `${path}.tmp` (sync); renamed to `path` at finish().
  */
 class EmlSpool {
   private readonly path: string;
@@ -19,14 +22,30 @@ class EmlSpool {
   private fd = -1;
   private buf: Buffer | null = null;
   private len = 0;
+  private readonly writer: MessageFileWriter | null;
+  /** The message so far while it is to be handed to the writer. */
+  private mem: OwnedChunks | null;
 
-  constructor(path: string, maxInMemory: number) {
+  constructor(path: string, maxInMemory: number, writer: MessageFileWriter | null) {
     this.path = path;
     this.tmp = `${path}.tmp`;
     this.cap = Math.max(0, Math.floor(Math.min(maxInMemory, 0x3fffffff)));
+    this.writer = writer;
+    this.mem = writer ? new OwnedChunks() : null;
   }
 
   write(bytes: Uint8Array): void {
+    if (this.mem) {
+      if (this.mem.length + bytes.length <= this.cap) {
+        this.mem.append(bytes);
+        return;
+      }
+      // Too large to keep: spool synchronously from here on (memory stays bounded).
+      const held = this.mem.take();
+      this.mem = null;
+      for (const c of held) this.writeAll(c);
+      recycleOwnedChunks(held);
+    }
     if (this.len + bytes.length > this.cap) {
       this.flush();
       if (bytes.length > this.cap) {
@@ -70,6 +89,11 @@ class EmlSpool {
   }
 
   finish(): void {
+    if (this.mem) {
+      this.writer!.write(this.path, this.mem.take());
+      this.mem = null;
+      return;
+    }
     this.open();
     this.flush();
     this.buf = null;
@@ -106,10 +130,12 @@ export class MessageBuilder {
 
   constructor(opts: MessageBuilderOptions) {
     this.opts = opts;
-    this.spool = opts.emlPath === null ? null : new EmlSpool(opts.emlPath, opts.limits.maxInMemoryMessageBytes);
+    this.spool = opts.emlPath === null ? null : new EmlSpool(opts.emlPath, opts.limits.maxInMemoryMessageBytes, opts.writer ?? null);
     this.splitter = new MimeSplitter({
       limits: opts.limits,
       attachmentsDir: opts.attachmentsDir,
+      writer: opts.writer ?? null,
+      maxInMemoryBytes: opts.limits.maxInMemoryMessageBytes,
       onAnomaly: (code) => this.anomaly(code),
     });
   }
@@ -150,7 +176,8 @@ export class MessageBuilder {
 
   /**
    * Ends the message. `complete` is false when the transfer did not finish (connection lost,
-   * terminator never seen). Renames the .eml into place and returns the description.
+   * terminator never seen). Renames the .eml into place (or hands it to the writer) and returns
+   * the description.
    */
   end(complete: boolean): MessageBuildResult {
     if (this.result) return this.result;

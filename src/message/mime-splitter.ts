@@ -12,6 +12,8 @@ import {
   type BodyDecoder,
   type ByteSink,
 } from './transfer-decoders.js';
+import type { MessageFileWriter } from './message-builder-types.js';
+import { OwnedChunks, recycleOwnedChunks } from './owned-chunks.js';
 
 /** Limits the splitter enforces (a subset of core Limits, `message` section). */
 export interface MimeSplitterLimits {
@@ -26,6 +28,14 @@ export interface MimeSplitterOptions {
   attachmentsDir: string | null;
   /** Called with an anomaly code (may repeat). */
   onAnomaly: (code: string) => void;
+  /**
+   * When set (with attachmentsDir), decoded attachments are kept in memory, at most
+   * `maxInMemoryBytes` over all parts of the message, and handed to it at end(); the part that
+   * would go past that bound is spooled to a temp file as without a writer.
+   */
+  writer?: MessageFileWriter | null;
+  /** In-memory bound for decoded attachment bytes of one message (with a writer). Default 0. */
+  maxInMemoryBytes?: number;
 }
 
 /** What the splitter found, once ended. */
@@ -58,17 +68,63 @@ function joinPath(prefix: string, part: string): string {
   return prefix === '' ? part : `${prefix}.${part}`;
 }
 
-/** Decoded output of one leaf: SHA-256, size, and optionally a temp file in attachmentsDir. */
+/** Bytes of decoded output the splitter may still keep in memory (shared by a message's parts). */
+interface MemoryBudget {
+  left: number;
+}
+
+/**
+ * Decoded output of one leaf: SHA-256, size, and optionally its bytes: in memory (`mem`, while
+ * the budget allows) or in a temp file in attachmentsDir.
+ */
 class DecodedOutput implements ByteSink {
   readonly hash: Hash = createHash('sha256');
   size = 0;
   sha256 = '';
   file: TempFile | null = null;
+  mem: OwnedChunks | null = null;
+  budget: MemoryBudget | null = null;
+  dir: string | null = null;
 
   push(bytes: Uint8Array): void {
     this.size += bytes.length;
     this.hash.update(bytes);
+    const mem = this.mem;
+    if (mem) {
+      const budget = this.budget!;
+      if (bytes.length <= budget.left) {
+        mem.append(bytes);
+        budget.left -= bytes.length;
+        return;
+      }
+      this.spill();
+    }
     if (this.file) this.file.write(bytes);
+  }
+
+  /** Over the memory budget: move what is held to a temp file (sync) and continue there. */
+  private spill(): void {
+    const mem = this.mem!;
+    this.budget!.left += mem.length;
+    this.mem = null;
+    this.file = new TempFile(this.dir!);
+    const held = mem.take();
+    for (const c of held) this.file.write(c);
+    recycleOwnedChunks(held);
+  }
+
+  /** Gives the in-memory bytes away (owned by the caller) and returns their budget. */
+  takeMemory(): Uint8Array[] {
+    const mem = this.mem!;
+    this.budget!.left += mem.length;
+    this.mem = null;
+    return mem.take();
+  }
+
+  /** Drops the bytes (memory or temp file). */
+  discard(): void {
+    if (this.mem) recycleOwnedChunks(this.takeMemory());
+    if (this.file) this.file.discard();
   }
 
   finish(): void {
@@ -203,18 +259,21 @@ class Entity {
  * Streaming MIME splitter (RFC 2045, RFC 2046, RFC 5322). Takes the raw message in arbitrary
  * chunks (borrowed), finds header blocks and multipart boundaries without converting bodies to
  * strings (Buffer.indexOf on the chunk), descends into message/rfc822 parts, decodes leaf bodies
- * as they stream (hash + size, attachments to temp files) and records byte ranges into the raw
- * message. Paths are IMAP-like: "" for the message, "1", "1.2" for parts; the entity inside a
- * message/rfc822 part P is "P.1" when it is a single part, "P.TEXT" when it is a multipart (its
- * children are then "P.1", "P.2" as in IMAP).
+ * as they stream (hash + size; attachments to temp files, or to memory for the writer) and
+ * records byte ranges into the raw message. Paths are IMAP-like: "" for the message, "1", "1.2"
+ * for parts; the entity inside a message/rfc822 part P is "P.1" when it is a single part,
+ * "P.TEXT" when it is a multipart (its children are then "P.1", "P.2" as in IMAP).
  *
  * Hostile input never throws (only file-system failures do, as MailsleuthError); memory is bounded
- * by maxHeaderBytes per entity, the boundary line carry and the limits on depth and parts.
+ * by maxHeaderBytes per entity, the boundary line carry, the limits on depth and parts, and
+ * maxInMemoryBytes for attachments kept for the writer.
  */
 export class MimeSplitter {
   private readonly limits: MimeSplitterLimits;
   private readonly attachmentsDir: string | null;
   private readonly onAnomaly: (code: string) => void;
+  private readonly writer: MessageFileWriter | null;
+  private readonly budget: MemoryBudget;
   private readonly root: Entity;
   /** Open entities, outermost first. */
   private readonly stack: Entity[] = [];
@@ -242,6 +301,8 @@ export class MimeSplitter {
     this.limits = opts.limits;
     this.attachmentsDir = opts.attachmentsDir;
     this.onAnomaly = opts.onAnomaly;
+    this.writer = opts.attachmentsDir !== null ? (opts.writer ?? null) : null;
+    this.budget = { left: Math.max(0, opts.maxInMemoryBytes ?? 0) };
     this.root = new Entity(null, 0, KIND_LEAF);
     this.stack.push(this.root);
     this.entities.push(this.root);
@@ -644,7 +705,15 @@ export class MimeSplitter {
 
   private newOutput(toFile: boolean): DecodedOutput {
     const out = new DecodedOutput();
-    if (toFile && this.attachmentsDir !== null) out.file = new TempFile(this.attachmentsDir);
+    if (toFile && this.attachmentsDir !== null) {
+      if (this.writer) {
+        out.mem = new OwnedChunks();
+        out.budget = this.budget;
+        out.dir = this.attachmentsDir;
+      } else {
+        out.file = new TempFile(this.attachmentsDir);
+      }
+    }
     return out;
   }
 
@@ -738,7 +807,10 @@ export class MimeSplitter {
       if (!out) continue;
       const isAtt = included(e) && (e.kind === KIND_MESSAGE ? !inline(e) : e.kind === KIND_LEAF && e.attachment);
       if (isAtt) {
-        if (out.file && dir !== null) out.file.keepAs(dir, out.sha256);
+        if (out.mem && dir !== null) {
+          // Content-addressed: the writer skips a file that exists or was already handed over.
+          this.writer!.write(join(dir, out.sha256), out.takeMemory(), { keepExisting: true });
+        } else if (out.file && dir !== null) out.file.keepAs(dir, out.sha256);
         attachments.push({
           part: rec.path,
           filename: e.filename,
@@ -748,8 +820,8 @@ export class MimeSplitter {
           path: dir !== null ? `attachments/${out.sha256}` : null,
           partial: e.partial,
         });
-      } else if (out.file) {
-        out.file.discard();
+      } else {
+        out.discard();
       }
     }
     return { headers: this.root.fields, parts, attachments };

@@ -9,6 +9,7 @@ import type {
 } from '../core/records.js';
 import { MailsleuthError } from '../core/errors.js';
 import { JsonlFile, SHA256_PLACEHOLDER } from './jsonl-file.js';
+import type { FileWriteQueue } from './file-write-queue.js';
 
 /** The files of a case folder (docs/case-folder.md). */
 export const CASE_FILES = {
@@ -51,6 +52,11 @@ export interface RecordSink {
   emlPath(messageId: string): string | null;
   /** Absolute folder for decoded attachments, or null. */
   attachmentsDir(): string | null;
+  /**
+   * The run's background writer for messages and attachments, or null/absent to write them
+   * synchronously. Whoever drives the run drains it before closing the case folder.
+   */
+  fileWriter?(): FileWriteQueue | null;
 }
 
 /**
@@ -68,13 +74,16 @@ export class CaseWriter implements RecordSink {
   #artifactsDir: string;
   #messagesDir: string;
   #attachmentsDir: string;
+  #queue: FileWriteQueue | null;
 
   /**
    * Creates the folder. Refuses a folder that exists and is not empty unless `overwrite`
-   * (evidence is never clobbered by accident).
+   * (evidence is never clobbered by accident). `queue`: writes messages, attachments and
+   * artifacts in the background (the caller drains it before close()).
    */
-  constructor(dir: string, options: { overwrite?: boolean } = {}) {
+  constructor(dir: string, options: { overwrite?: boolean; queue?: FileWriteQueue | null } = {}) {
     this.dir = resolve(dir);
+    this.#queue = options.queue ?? null;
     try {
       if (existsSync(this.dir) && readdirSync(this.dir).length > 0 && !options.overwrite) {
         throw new MailsleuthError(
@@ -128,7 +137,9 @@ export class CaseWriter implements RecordSink {
     if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error('artifact name must be a sha256');
     mkdirSync(this.#artifactsDir, { recursive: true });
     const p = this.#inside(this.#artifactsDir, sha256);
-    if (!existsSync(p)) writeFileSync(p, bytes);
+    // The queue takes ownership: hand it a copy (bytes may be a borrowed view).
+    if (this.#queue) this.#queue.write(p, [new Uint8Array(bytes)], { keepExisting: true });
+    else if (!existsSync(p)) writeFileSync(p, bytes);
     return `${CASE_FILES.artifactsDir}/${sha256}`;
   }
 
@@ -138,6 +149,10 @@ export class CaseWriter implements RecordSink {
 
   attachmentsDir(): string {
     return this.#attachmentsDir;
+  }
+
+  fileWriter(): FileWriteQueue | null {
+    return this.#queue;
   }
 
   /** Resolves a file name inside a folder of the case, refusing anything that could escape it. */

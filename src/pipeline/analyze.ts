@@ -13,6 +13,8 @@ import { PROTOCOLS, serverPorts } from '../protocols/registry.js';
 import type { RecordSink } from '../output/case-writer.js';
 import { CaseWriter } from '../output/case-writer.js';
 import { MemorySink } from '../output/memory-sink.js';
+import { FileWriteQueue } from '../output/file-write-queue.js';
+import { recycleOwnedChunks } from '../message/owned-chunks.js';
 import type { CaseSummary } from '../output/case-summary.js';
 export type { CaseSummary } from '../output/case-summary.js';
 import type { Aggregates } from './aggregates.js';
@@ -79,7 +81,11 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
   for (const k of keys.loaded) reportKeys(k.bad, k.source);
   const aggregates = newAggregates();
   const memory = options.outDir === null ? new MemorySink() : null;
-  const writer = options.outDir === null ? null : new CaseWriter(options.outDir, { overwrite: options.overwrite });
+  // Messages and attachments are written in the background (libuv threadpool); a quarter of the
+  // pending bound is where the pipeline resumes after waiting, twice it where writes turn sync.
+  // Written blocks go back to the message module's pool (warm memory, no page faults).
+  const queue = options.outDir === null ? null : new FileWriteQueue({ maxPendingBytes: 2 * limits.maxPendingWriteBytes, recycle: recycleOwnedChunks });
+  const writer = options.outDir === null ? null : new CaseWriter(options.outDir, { overwrite: options.overwrite, queue });
   const sink: RecordSink = writer ?? memory!;
 
   let anomalyTotal = 0;
@@ -143,6 +149,10 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
       lastAt = { frame: last.index, ts: last.ts };
       reassembler.advanceTime(last.ts);
     }
+    if (queue) {
+      if (queue.pendingBytes > limits.maxPendingWriteBytes) await queue.drain(limits.maxPendingWriteBytes / 4);
+      throwIfWriteFailed(queue);
+    }
     if (options.onProgress && Date.now() >= nextProgress) {
       nextProgress = Date.now() + 100;
       options.onProgress({
@@ -158,6 +168,10 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
   for (const c of aggregates.clients.records()) sink.extra('clients', c);
   if (aggregates.clients.dropped > 0) {
     report({ code: 'clients_limit', detail: `${aggregates.clients.dropped} sessions from clients beyond the tracked maximum were not attributed` });
+  }
+  if (queue) {
+    await queue.drain();
+    throwIfWriteFailed(queue);
   }
 
   const info = source.info;
@@ -221,6 +235,12 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
     summary.records = memory.records;
   }
   return summary;
+}
+
+/** A background write of the case folder failed: the run cannot produce a complete case. */
+function throwIfWriteFailed(queue: FileWriteQueue): void {
+  const err = queue.error;
+  if (err) throw new MailsleuthError('OUTPUT_UNWRITABLE', err.message, { cause: err });
 }
 
 /** Builds the TLS key store from --keylog / --rsa-key files. Unreadable files are usage errors. */

@@ -45,6 +45,7 @@ export class PipelineMessageSink implements MessageSink {
     this.#builder = new MessageBuilder({
       emlPath: args.sink.emlPath(args.id),
       attachmentsDir: args.sink.attachmentsDir(),
+      writer: args.sink.fileWriter?.() ?? null,
       limits: {
         maxMessageBytes: l.maxMessageBytes,
         maxInMemoryMessageBytes: l.maxInMemoryMessageBytes,
