@@ -836,6 +836,7 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
   // #region bodies
 
   #openMessage(tx: Tx, at: At): void {
+    if (tx.sink !== null) return; // one message per transaction: never orphan an open sink
     const rcpt = tx.rec.rcpt_to.filter((r) => r.accepted !== false).map((r) => r.address);
     tx.sink = this.#ctx.openMessage({ transport: tx.transport, envelope: { mail_from: tx.rec.mail_from, rcpt_to: rcpt }, at });
     tx.rec.message_id = tx.sink.id;
@@ -958,7 +959,13 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
     if (this.#clientMode === 'sync' && !this.#clientFramer.hasPartialLine && !this.#clientFramer.inPlainMode) {
       this.#flushUnparsed('client');
       if (reply.code === 354 && this.#pending.length === 0) {
-        const tx = this.#currentTx(reply.first);
+        let tx = this.#currentTx(reply.first);
+        if (tx.sink !== null) {
+          // The transaction in progress already has a message (e.g. a BDAT cut by a gap): end it
+          // before the body this 354 announces.
+          this.#finishTx(tx, 'incomplete', null, reply.first);
+          tx = this.#currentTx(reply.first);
+        }
         tx.rec.body_command = 'DATA';
         tx.rec.data_reply_code = 354;
         tx.transport = 'smtp-data';
