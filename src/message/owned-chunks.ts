@@ -3,7 +3,7 @@ const FIRST_BLOCK = 16 * 1024;
 /** Every later block (bytes); these are recycled through a pool. */
 const BLOCK = 256 * 1024;
 /** Bytes of free blocks kept for reuse (see recycleOwnedChunks). */
-const POOL_MAX_BYTES = 64 * 1024 * 1024;
+const POOL_MAX_BYTES = 16 * 1024 * 1024;
 
 /**
  * Free blocks by size (FIRST_BLOCK, BLOCK). Fresh memory costs a page fault per 4 KiB on first

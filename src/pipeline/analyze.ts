@@ -107,7 +107,7 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
   const pipelineAnomaly = (code: string, detail: string | undefined, at: At | undefined, connId: string | undefined): void =>
     report({ code, detail, at, connId });
 
-  const source = await openCaptureBatches(input, { report, maxRecordBytes: limits.maxRecordBytes, maxResyncBytes: limits.maxResyncBytes });
+  const source = await openCaptureBatches(input, { report, maxRecordBytes: limits.maxRecordBytes, maxResyncBytes: limits.maxResyncBytes, workerHashMinBytes: Infinity });
   const decoder = new PacketDecoder({ report, limits });
   const factory = new ConnectionHandlerFactory({
     protocols: PROTOCOLS,
