@@ -1,7 +1,10 @@
 import type { At, Side } from '../../core/types.js';
 import type { CloseReason } from '../../reassembly/stream-handler.js';
 import type { AnalyzerContext, MessageSink, ProtocolAnalyzer, SessionFacts } from '../analyzer.js';
+import { FramerAnomalies } from '../framer-anomalies.js';
+import { UnparsedRuns } from '../unparsed-runs.js';
 import { SaslExchange } from '../sasl/sasl-exchange.js';
+import { saslCredential } from '../sasl/sasl-credential.js';
 import { DeflateStream } from './deflate-stream.js';
 import { ImapFramer } from './imap-framer.js';
 import type { LiteralRoute } from './imap-framer.js';
@@ -25,7 +28,6 @@ import { nstring, tokenString, tokenize } from './imap-tokenizer.js';
 import type { ImapToken, LiteralMarker, LiteralValue } from './imap-tokenizer.js';
 
 /** Longest unparsed sample line kept in an 'unparsed' transcript entry (characters). */
-const UNPARSED_SAMPLE_CHARS = 200;
 /** Longest unknown-command line kept in facts.unknown_commands (characters). */
 const UNKNOWN_COMMAND_KEEP_CHARS = 256;
 /** Kept literals at most this long are shown inline (quoted) in a command's argument. */
@@ -113,13 +115,6 @@ interface AuthAttempt {
   cancelled: boolean;
 }
 
-interface Unparsed {
-  bytes: number;
-  sample: string;
-  first: At;
-  last: At;
-}
-
 /** How one side's bytes are consumed. */
 type Mode = 'plain' | 'inflate' | 'counted';
 
@@ -155,14 +150,14 @@ export class ImapAnalyzer implements ProtocolAnalyzer {
   #tls = false;
   #counted = { client: 0, server: 0 };
   #asm: Record<Side, Assembly | null> = { client: null, server: null };
-  #unparsed: Record<Side, Unparsed | null> = { client: null, server: null };
   readonly #pending = new Map<string, Pending>();
   #auth: AuthAttempt | null = null;
   #idleTag: string | null = null;
   #mailbox: string | null = null;
   #greeted = false;
   #loginDisabled = false;
-  #bareLfReported = false;
+  readonly #framerAnomalies: FramerAnomalies;
+  readonly #unparsed: UnparsedRuns;
   #unknownReported = false;
   #midstreamReported = false;
   #commands = 0;
@@ -171,6 +166,8 @@ export class ImapAnalyzer implements ProtocolAnalyzer {
 
   constructor(ctx: AnalyzerContext) {
     this.#ctx = ctx;
+    this.#framerAnomalies = new FramerAnomalies(ctx, 'imap_bare_lf');
+    this.#unparsed = new UnparsedRuns(ctx);
     const max = ctx.limits.maxLineBytes;
     this.#listCap = ctx.limits.maxTranscriptEntriesPerSession;
     this.#maxLogicalChars = Math.max(max, max * LOGICAL_LINE_FACTOR);
@@ -190,15 +187,7 @@ export class ImapAnalyzer implements ProtocolAnalyzer {
             }
           },
           onLiteralEnd: (value, at) => this.#literalEnd(side, value, at),
-          onAnomaly: (code, detail, at) => {
-            if (code === 'bare_lf') {
-              if (this.#bareLfReported) return;
-              this.#bareLfReported = true;
-              this.#ctx.anomaly('imap_bare_lf', detail, at);
-              return;
-            }
-            this.#ctx.anomaly(code, detail, at);
-          },
+          onAnomaly: (code, detail, at) => this.#framerAnomalies.report(code, detail, at),
         },
         max,
         max,
@@ -299,7 +288,7 @@ export class ImapAnalyzer implements ProtocolAnalyzer {
       this.#counted[side] += length;
       return;
     }
-    this.#flushUnparsed(side);
+    this.#unparsed.flush(side);
     const framer = this.#framer(side);
     const inLit = framer.gap(length, at);
     if (length > inLit) {
@@ -322,7 +311,7 @@ export class ImapAnalyzer implements ProtocolAnalyzer {
   onClose(_reason: CloseReason, at: At): void {
     if (this.#closed) return;
     for (const side of ['client', 'server'] as const) {
-      this.#flushUnparsed(side);
+      this.#unparsed.flush(side);
       const asm = this.#asm[side];
       if (asm !== null) {
         this.#asm[side] = null;
@@ -476,7 +465,7 @@ export class ImapAnalyzer implements ProtocolAnalyzer {
         this.#midstream('client', text, bytes, first, last);
         return null;
       }
-      this.#flushUnparsed('client');
+      this.#unparsed.flush('client');
       this.#sync.client = false;
     }
     const asm = this.#newAssembly(text, first);
@@ -653,7 +642,7 @@ export class ImapAnalyzer implements ProtocolAnalyzer {
         this.#midstream('server', text, bytes, first, last);
         return null;
       }
-      this.#flushUnparsed('server');
+      this.#unparsed.flush('server');
       this.#sync.server = false;
     }
     if (head.kind === 'continuation' && lit === null) {
@@ -1243,32 +1232,12 @@ export class ImapAnalyzer implements ProtocolAnalyzer {
     const auth = this.#auth;
     if (auth === null) return;
     this.#auth = null;
-    let username: string | null = null;
-    let authzid: string | null = null;
-    let secret: string | null = null;
-    let hashcat: { mode: number; line: string } | null = null;
-    let detail: Record<string, string> = {};
-    let mechanism = auth.mechanism;
-    if (auth.exchange !== null) {
-      try {
-        const r = auth.exchange.result();
-        mechanism = r.mechanism || mechanism;
-        username = r.username;
-        authzid = r.authzid;
-        secret = r.secret;
-        hashcat = r.hashcat;
-        detail = { ...r.detail };
-        if (r.cancelled) auth.cancelled = true;
-        for (const code of r.anomalies) this.#ctx.anomaly(code, `AUTHENTICATE ${mechanism}`, at);
-      } catch (e) {
-        this.#ctx.anomaly('imap_sasl_error', String(e).slice(0, 200), at);
-      }
-    }
-    if (auth.cancelled) detail.cancelled = 'true';
     const outcome = reply === null ? 'unknown' : reply.outcome === 'ok' ? 'success' : reply.outcome === 'unknown' ? 'unknown' : 'failure';
-    this.#ctx.credential(
-      { mechanism, username, authzid, secret, hashcat, detail, outcome, reply: reply?.line ?? null },
-      auth.first,
+    const { mechanism, username } = saslCredential(
+      this.#ctx,
+      auth,
+      { outcome, reply: reply?.line ?? null, last: at },
+      { command: 'AUTHENTICATE', errorCode: 'imap_sasl_error' },
       at,
     );
     if (this.#facts.auth.length < this.#listCap) this.#facts.auth.push({ mechanism, username, outcome, frame: auth.first.frame });
@@ -1301,13 +1270,7 @@ export class ImapAnalyzer implements ProtocolAnalyzer {
   }
 
   #midstream(side: Side, text: string, bytes: number, first: At, last: At): void {
-    const cur = this.#unparsed[side];
-    if (cur !== null) {
-      cur.bytes += bytes + 2;
-      cur.last = last;
-    } else {
-      this.#unparsed[side] = { bytes: bytes + 2, sample: text.slice(0, UNPARSED_SAMPLE_CHARS), first, last };
-    }
+    this.#unparsed.add(side, bytes + 2, text, first, last);
     if (!this.#ctx.conn.sawHandshake) this.#midstreamNote(first);
   }
 
@@ -1317,12 +1280,6 @@ export class ImapAnalyzer implements ProtocolAnalyzer {
     this.#ctx.anomaly('imap_midstream', 'capture starts inside the session', at);
   }
 
-  #flushUnparsed(side: Side): void {
-    const u = this.#unparsed[side];
-    if (u === null) return;
-    this.#unparsed[side] = null;
-    this.#ctx.transcript({ side, kind: 'unparsed', lines: [u.sample], bytes: u.bytes }, u.first, u.last);
-  }
 
   // #endregion
 }

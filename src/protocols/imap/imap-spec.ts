@@ -1,14 +1,6 @@
 import type { AnalyzerContext, ProtocolAnalyzer, ProtocolSpec } from '../analyzer.js';
+import { upperAscii } from '../sniff-head.js';
 import { ImapAnalyzer } from './imap-analyzer.js';
-
-function upperAscii(bytes: Uint8Array, n: number): string {
-  let s = '';
-  for (let i = 0; i < n && i < bytes.length; i++) {
-    const c = bytes[i]!;
-    s += String.fromCharCode(c >= 0x61 && c <= 0x7a ? c - 0x20 : c);
-  }
-  return s;
-}
 
 /** RFC 3501 §7.1: the greeting is `* OK`, `* PREAUTH` or `* BYE`. */
 function sniffServer(b: Uint8Array): 'yes' | 'no' | 'maybe' {

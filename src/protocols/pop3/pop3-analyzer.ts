@@ -1,9 +1,11 @@
 import type { At, Side } from '../../core/types.js';
 import type { CloseReason } from '../../reassembly/stream-handler.js';
 import type { AnalyzerContext, MessageSink, ProtocolAnalyzer, SessionFacts } from '../analyzer.js';
+import { FramerAnomalies } from '../framer-anomalies.js';
+import { UnparsedRuns } from '../unparsed-runs.js';
 import { LineFramer } from '../line-framer.js';
-import type { LineFramerAnomaly } from '../line-framer.js';
 import { SaslExchange, apopHashcat } from '../sasl/sasl-exchange.js';
+import { saslCredential } from '../sasl/sasl-credential.js';
 import { DotUnstuffer } from '../smtp/dot-unstuffer.js';
 import {
   apopTimestamp,
@@ -28,7 +30,6 @@ import type { Pop3Event, Pop3State } from './pop3-states.js';
 /** Longest unknown-command line kept in facts.unknown_commands (characters). */
 const UNKNOWN_COMMAND_KEEP_CHARS = 256;
 /** Longest sample line kept in an 'unparsed' transcript entry (characters). */
-const UNPARSED_SAMPLE_CHARS = 200;
 /** Longest capability line kept in facts.capabilities (characters). */
 const CAPABILITY_KEEP_CHARS = 512;
 
@@ -84,14 +85,6 @@ interface AuthAttempt {
   cancelled: boolean;
 }
 
-/** Bytes that did not parse, summarised into one 'unparsed' entry. */
-interface Unparsed {
-  bytes: number;
-  sample: string;
-  first: At;
-  last: At;
-}
-
 type ClientMode = 'command' | 'sync';
 type ServerMode = 'status' | 'listing' | 'body';
 
@@ -123,7 +116,8 @@ export class Pop3Analyzer implements ProtocolAnalyzer {
   #serverMode: ServerMode = 'status';
   #greeted = false;
   #midstreamReported = false;
-  #bareLfReported = false;
+  readonly #framerAnomalies: FramerAnomalies;
+  readonly #unparsed: UnparsedRuns;
   #unknownReported = false;
   #overflowReported = false;
   /** Commands may have been lost (client gap, mid-stream start): unmatched replies are expected. */
@@ -136,8 +130,6 @@ export class Pop3Analyzer implements ProtocolAnalyzer {
   /** Argument of the last USER sent. */
   #user: string | null = null;
   #stlsPending = false;
-  #clientUnparsed: Unparsed | null = null;
-  #serverUnparsed: Unparsed | null = null;
   #commands = 0;
   #replies = 0;
   #closed = false;
@@ -179,6 +171,8 @@ export class Pop3Analyzer implements ProtocolAnalyzer {
 
   constructor(ctx: AnalyzerContext) {
     this.#ctx = ctx;
+    this.#framerAnomalies = new FramerAnomalies(ctx, 'pop3_bare_lf');
+    this.#unparsed = new UnparsedRuns(ctx);
     const max = ctx.limits.maxLineBytes;
     this.#listCap = ctx.limits.maxTranscriptEntriesPerSession;
     this.#clientFramer = new LineFramer(
@@ -186,7 +180,7 @@ export class Pop3Analyzer implements ProtocolAnalyzer {
         onLine: (line, first, last) => this.#clientLine(line, first, last),
         onBytes: () => undefined,
         onBytesEnd: () => undefined,
-        onAnomaly: (code, detail, at) => this.#framerAnomaly(code, detail, at),
+        onAnomaly: (code, detail, at) => this.#framerAnomalies.report(code, detail, at),
       },
       max,
     );
@@ -195,7 +189,7 @@ export class Pop3Analyzer implements ProtocolAnalyzer {
         onLine: (line, first, last) => this.#serverLine(line, first, last),
         onBytes: () => undefined,
         onBytesEnd: () => undefined,
-        onAnomaly: (code, detail, at) => this.#framerAnomaly(code, detail, at),
+        onAnomaly: (code, detail, at) => this.#framerAnomalies.report(code, detail, at),
       },
       max,
     );
@@ -281,7 +275,7 @@ export class Pop3Analyzer implements ProtocolAnalyzer {
       return;
     }
     if (side === 'client') {
-      this.#flushUnparsed('client');
+      this.#unparsed.flush('client');
       this.#clientFramer.reset();
       this.#clientMode = 'sync';
       // Lost commands: the replies to come cannot be matched reliably.
@@ -290,7 +284,7 @@ export class Pop3Analyzer implements ProtocolAnalyzer {
       this.#step({ kind: 'gap' }, at);
       return;
     }
-    this.#flushUnparsed('server');
+    this.#unparsed.flush('server');
     if (this.#serverMode === 'body' && this.#body !== null) {
       // Inside a message: the hole goes into it; keep looking for CRLF.CRLF (as SMTP DATA).
       this.#body.missing += length;
@@ -323,8 +317,8 @@ export class Pop3Analyzer implements ProtocolAnalyzer {
       this.#ctx.anomaly('pop3_response_incomplete', `${this.#listing.p.verb} listing not terminated`, at);
       this.#endListing(at);
     }
-    this.#flushUnparsed('client');
-    this.#flushUnparsed('server');
+    this.#unparsed.flush('client');
+    this.#unparsed.flush('server');
     this.#dropPending(at);
     // RFC 1939 §6: without QUIT the session never reaches UPDATE; marked messages stay.
     if (this.#marked.size > 0 && this.#facts.deletion !== 'committed' && this.#facts.deletion !== 'unknown' && this.#facts.deletion !== 'failed') {
@@ -372,7 +366,7 @@ export class Pop3Analyzer implements ProtocolAnalyzer {
     // before the challenge arrived (client did not wait) is one too when it is no command verb.
     if (auth !== null && (auth.awaiting > 0 || !isPop3Verb(splitCommand(line).verb))) {
       if (auth.awaiting > 0) auth.awaiting--;
-      this.#flushUnparsed('client');
+      this.#unparsed.flush('client');
       this.#clientMode = 'command';
       this.#ctx.transcript({ side: 'client', kind: 'auth', lines: [line] }, first, last);
       if (line === '*') auth.cancelled = true;
@@ -382,14 +376,14 @@ export class Pop3Analyzer implements ProtocolAnalyzer {
     if (this.#clientMode === 'sync') {
       const { verb, argument } = splitCommand(line);
       if (!looksLikeCommand(verb, argument)) {
-        this.#addUnparsed('client', bytes.length + 2, line, first, last);
+        this.#unparsed.add('client', bytes.length + 2, line, first, last);
         if (!this.#midstreamReported && !this.#ctx.conn.sawHandshake) {
           this.#midstreamReported = true;
           this.#ctx.anomaly('pop3_midstream', 'client bytes before the first command line', first);
         }
         return;
       }
-      this.#flushUnparsed('client');
+      this.#unparsed.flush('client');
       this.#clientMode = 'command';
     }
     this.#command(line, first, last);
@@ -489,7 +483,7 @@ export class Pop3Analyzer implements ProtocolAnalyzer {
     const head = this.#pending.length > 0 ? this.#pending[0] : null;
     if (kind === 'continue') {
       if (head !== null && head.verb === 'AUTH' && this.#auth !== null) {
-        this.#flushUnparsed('server');
+        this.#unparsed.flush('server');
         const auth = this.#auth;
         auth.awaiting++;
         this.#ctx.transcript({ side: 'server', kind: 'auth', lines: [line] }, first, last);
@@ -504,7 +498,7 @@ export class Pop3Analyzer implements ProtocolAnalyzer {
       this.#badServerLine(bytes, line, first, last);
       return;
     }
-    this.#flushUnparsed('server');
+    this.#unparsed.flush('server');
     const ok = kind === 'ok';
     const text = statusText(line);
     if (!this.#greeted) {
@@ -551,10 +545,10 @@ export class Pop3Analyzer implements ProtocolAnalyzer {
   }
 
   #badServerLine(bytes: Uint8Array, line: string, first: At, last: At): void {
-    if (this.#serverUnparsed === null && !this.#uncertain) {
+    if (!this.#unparsed.open('server') && !this.#uncertain) {
       this.#ctx.anomaly('pop3_bad_reply_line', line.slice(0, 80), first);
     }
-    this.#addUnparsed('server', bytes.length + 2, line, first, last);
+    this.#unparsed.add('server', bytes.length + 2, line, first, last);
   }
 
   /**
@@ -904,31 +898,11 @@ export class Pop3Analyzer implements ProtocolAnalyzer {
     if (auth === null) return;
     this.#auth = null;
     const outcome: 'success' | 'failure' | 'unknown' = reply === null ? 'unknown' : reply.ok ? 'success' : 'failure';
-    let username: string | null = null;
-    let authzid: string | null = null;
-    let secret: string | null = null;
-    let hashcat: { mode: number; line: string } | null = null;
-    let detail: Record<string, string> = {};
-    let mechanism = auth.mechanism;
-    if (auth.exchange !== null) {
-      try {
-        const r = auth.exchange.result();
-        mechanism = r.mechanism || mechanism;
-        username = r.username;
-        authzid = r.authzid;
-        secret = r.secret;
-        hashcat = r.hashcat;
-        detail = { ...r.detail };
-        if (r.cancelled) auth.cancelled = true;
-        for (const code of r.anomalies) this.#ctx.anomaly(code, `AUTH ${mechanism}`, at);
-      } catch (e) {
-        this.#ctx.anomaly('pop3_sasl_error', String(e).slice(0, 200), at);
-      }
-    }
-    if (auth.cancelled) detail.cancelled = 'true';
-    this.#ctx.credential(
-      { mechanism, username, authzid, secret, hashcat, detail, outcome, reply: reply === null ? null : reply.line },
-      auth.first,
+    const { mechanism, username } = saslCredential(
+      this.#ctx,
+      auth,
+      { outcome, reply: reply === null ? null : reply.line, last: at },
+      { command: 'AUTH', errorCode: 'pop3_sasl_error' },
       at,
     );
     if (this.#facts.auth.length < this.#listCap) this.#facts.auth.push({ mechanism, username, outcome, frame: auth.first.frame });
@@ -974,35 +948,6 @@ export class Pop3Analyzer implements ProtocolAnalyzer {
     return false;
   }
 
-  #framerAnomaly(code: LineFramerAnomaly, detail: string, at: At): void {
-    if (code === 'bare_lf') {
-      if (this.#bareLfReported) return;
-      this.#bareLfReported = true;
-      this.#ctx.anomaly('pop3_bare_lf', detail, at);
-      return;
-    }
-    this.#ctx.anomaly(code, detail, at);
-  }
-
-  #addUnparsed(side: Side, bytes: number, line: string, first: At, last: At): void {
-    const cur = side === 'client' ? this.#clientUnparsed : this.#serverUnparsed;
-    if (cur !== null) {
-      cur.bytes += bytes;
-      cur.last = last;
-      return;
-    }
-    const u: Unparsed = { bytes, sample: line.slice(0, UNPARSED_SAMPLE_CHARS), first, last };
-    if (side === 'client') this.#clientUnparsed = u;
-    else this.#serverUnparsed = u;
-  }
-
-  #flushUnparsed(side: Side): void {
-    const u = side === 'client' ? this.#clientUnparsed : this.#serverUnparsed;
-    if (u === null) return;
-    if (side === 'client') this.#clientUnparsed = null;
-    else this.#serverUnparsed = null;
-    this.#ctx.transcript({ side, kind: 'unparsed', lines: [u.sample], bytes: u.bytes }, u.first, u.last);
-  }
 
   // #endregion
 }

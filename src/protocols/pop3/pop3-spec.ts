@@ -1,17 +1,9 @@
 import type { AnalyzerContext, ProtocolAnalyzer, ProtocolSpec } from '../analyzer.js';
+import { sniffHeadVerb, upperAscii } from '../sniff-head.js';
 import { Pop3Analyzer } from './pop3-analyzer.js';
 
 /** Client verbs that answer a POP3 greeting (RFC 1939 §4, RFC 2449 CAPA, RFC 2595 STLS, RFC 5034 AUTH). */
 const FIRST_VERBS = ['USER', 'CAPA', 'AUTH', 'APOP', 'STLS'];
-
-function upperAscii(bytes: Uint8Array, n: number): string {
-  let s = '';
-  for (let i = 0; i < n && i < bytes.length; i++) {
-    const c = bytes[i];
-    s += String.fromCharCode(c >= 0x61 && c <= 0x7a ? c - 0x20 : c);
-  }
-  return s;
-}
 
 /**
  * Server side: 'maybe' for a "+OK" / "-ERR" greeting start (POP3, but Redis also answers "+OK"),
@@ -38,14 +30,7 @@ function sniffServer(b: Uint8Array): 'yes' | 'no' | 'maybe' {
 function sniffClient(b: Uint8Array): 'yes' | 'no' | 'maybe' {
   if (b.length === 0) return 'maybe';
   const head = upperAscii(b, Math.min(b.length, 5));
-  for (const v of FIRST_VERBS) {
-    if (head.length < 5) {
-      if (v.startsWith(head)) return 'maybe';
-    } else if (head.startsWith(v) && (head[4] === ' ' || head[4] === '\r' || head[4] === '\n')) {
-      return 'yes';
-    }
-  }
-  return 'no';
+  return sniffHeadVerb(head, FIRST_VERBS);
 }
 
 /**

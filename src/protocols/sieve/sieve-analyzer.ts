@@ -1,9 +1,11 @@
 import type { At, Side } from '../../core/types.js';
 import type { CloseReason } from '../../reassembly/stream-handler.js';
 import type { AnalyzerContext, ProtocolAnalyzer, SessionFacts } from '../analyzer.js';
+import { FramerAnomalies } from '../framer-anomalies.js';
+import { UnparsedRuns } from '../unparsed-runs.js';
 import { LineFramer } from '../line-framer.js';
-import type { LineFramerAnomaly } from '../line-framer.js';
 import { SaslExchange } from '../sasl/sasl-exchange.js';
+import { saslCredential } from '../sasl/sasl-credential.js';
 import type { SieveScriptFact, SieveSessionFacts } from './sieve-facts.js';
 import { extractSieveActions } from './sieve-script-actions.js';
 import type { SieveScriptSummary } from './sieve-script-actions.js';
@@ -32,7 +34,6 @@ const MAX_DEFERRED_SCRIPT_RECORDS = 1000;
 /** Longest unknown-command line kept in facts.unknown_commands (characters). */
 const UNKNOWN_COMMAND_KEEP_CHARS = 256;
 /** Longest sample line kept in an 'unparsed' transcript entry (characters). */
-const UNPARSED_SAMPLE_CHARS = 200;
 /** Largest literal size believed (bytes); larger announcements are framing errors (`sieve_bad_literal`). */
 const MAX_LITERAL_ANNOUNCED = 2 ** 40;
 /** Longest parse issue list copied into a script record. */
@@ -220,13 +221,6 @@ interface AuthAttempt {
   cancelled: boolean;
 }
 
-interface Unparsed {
-  bytes: number;
-  sample: string;
-  first: At;
-  last: At;
-}
-
 type Mode = 'line' | 'sync';
 
 function outcomeOf(r: Response | null): Outcome {
@@ -250,7 +244,6 @@ export class SieveAnalyzer implements ProtocolAnalyzer {
   readonly #framers: Record<Side, LineFramer>;
   readonly #modes: Record<Side, Mode>;
   readonly #logical: Record<Side, Logical | null> = { client: null, server: null };
-  readonly #unparsed: Record<Side, Unparsed | null> = { client: null, server: null };
   /** Keep cap for one literal's bytes. */
   readonly #literalCap: number;
   readonly #listCap: number;
@@ -270,7 +263,8 @@ export class SieveAnalyzer implements ProtocolAnalyzer {
   #commands = 0;
   #replies = 0;
   #closed = false;
-  #bareLfReported = false;
+  readonly #framerAnomalies: FramerAnomalies;
+  readonly #unparsed: UnparsedRuns;
   #unknownReported = false;
   #overflowReported = false;
   #midstreamReported = false;
@@ -309,6 +303,8 @@ export class SieveAnalyzer implements ProtocolAnalyzer {
 
   constructor(ctx: AnalyzerContext) {
     this.#ctx = ctx;
+    this.#framerAnomalies = new FramerAnomalies(ctx, 'sieve_bare_lf');
+    this.#unparsed = new UnparsedRuns(ctx);
     this.#literalCap = ctx.limits.maxInMemoryMessageBytes;
     this.#listCap = ctx.limits.maxTranscriptEntriesPerSession;
     const mk = (side: Side): LineFramer =>
@@ -317,7 +313,7 @@ export class SieveAnalyzer implements ProtocolAnalyzer {
           onLine: (line, first, last) => this.#line(side, line, first, last),
           onBytes: (bytes, at) => this.#literalBytes(side, bytes, at),
           onBytesEnd: (at) => this.#literalEnd(side, at),
-          onAnomaly: (code, detail, at) => this.#framerAnomaly(code, detail, at),
+          onAnomaly: (code, detail, at) => this.#framerAnomalies.report(code, detail, at),
         },
         ctx.limits.maxLineBytes,
       );
@@ -373,7 +369,7 @@ export class SieveAnalyzer implements ProtocolAnalyzer {
       this.#ctx.encryptedGap(side, length, at);
       return;
     }
-    this.#flushUnparsed(side);
+    this.#unparsed.flush(side);
     const framer = this.#framers[side];
     const log = this.#logical[side];
     let inPlain = 0;
@@ -416,7 +412,7 @@ export class SieveAnalyzer implements ProtocolAnalyzer {
         if (this.#framers[side].inPlainMode) this.#ctx.transcript({ side, kind: 'data', lines: [], bytes: L.kept + L.dropped }, L.first, at);
         if (side === 'client') this.#clientLogical(log, true);
       }
-      this.#flushUnparsed(side);
+      this.#unparsed.flush(side);
     }
     if (this.#respData.length > 0) {
       this.#ctx.anomaly('sieve_response_incomplete', 'session ended inside a server response', at);
@@ -449,33 +445,23 @@ export class SieveAnalyzer implements ProtocolAnalyzer {
 
   // #region framing
 
-  #framerAnomaly(code: LineFramerAnomaly, detail: string, at: At): void {
-    if (code === 'bare_lf') {
-      if (this.#bareLfReported) return;
-      this.#bareLfReported = true;
-      this.#ctx.anomaly('sieve_bare_lf', detail, at);
-      return;
-    }
-    this.#ctx.anomaly(code, detail, at);
-  }
-
   #line(side: Side, bytes: Uint8Array, first: At, last: At): void {
     const text = latin1(bytes);
     if (this.#modes[side] === 'sync' && this.#logical[side] === null) {
       if (!this.#resyncs(side, text)) {
-        this.#addUnparsed(side, bytes.length + 2, text, first, last);
+        this.#unparsed.add(side, bytes.length + 2, text, first, last);
         if (!this.#midstreamReported && !this.#ctx.conn.sawHandshake) {
           this.#midstreamReported = true;
           this.#ctx.anomaly('sieve_midstream', `${side} bytes before the first line that parses`, first);
         }
         return;
       }
-      this.#flushUnparsed(side);
+      this.#unparsed.flush(side);
       this.#modes[side] = 'line';
       // A server status line seen while resynchronising answers a command we cannot know: dropped.
       if (side === 'server') {
-        this.#addUnparsed(side, bytes.length + 2, text, first, last);
-        this.#flushUnparsed(side);
+        this.#unparsed.add(side, bytes.length + 2, text, first, last);
+        this.#unparsed.flush(side);
         return;
       }
     }
@@ -530,21 +516,6 @@ export class SieveAnalyzer implements ProtocolAnalyzer {
     this.#ctx.transcript({ side, kind: 'data', lines: [], bytes: L.size }, L.first, at);
   }
 
-  #addUnparsed(side: Side, n: number, sample: string, first: At, last: At): void {
-    const u = this.#unparsed[side];
-    if (u === null) this.#unparsed[side] = { bytes: n, sample: sample.slice(0, UNPARSED_SAMPLE_CHARS), first, last };
-    else {
-      u.bytes += n;
-      u.last = last;
-    }
-  }
-
-  #flushUnparsed(side: Side): void {
-    const u = this.#unparsed[side];
-    if (u === null) return;
-    this.#unparsed[side] = null;
-    this.#ctx.transcript({ side, kind: 'unparsed', lines: [u.sample], bytes: u.bytes }, u.first, u.last);
-  }
 
   // #endregion
 
@@ -920,32 +891,12 @@ export class SieveAnalyzer implements ProtocolAnalyzer {
     if (auth === null) return;
     this.#auth = null;
     const outcome: 'success' | 'failure' | 'unknown' = r === null ? 'unknown' : r.status === 'OK' ? 'success' : 'failure';
-    let username: string | null = null;
-    let authzid: string | null = null;
-    let secret: string | null = null;
-    let hashcat: { mode: number; line: string } | null = null;
-    let detail: Record<string, string> = {};
-    let mechanism = auth.mechanism;
-    if (auth.exchange !== null) {
-      try {
-        const res = auth.exchange.result();
-        mechanism = res.mechanism || mechanism;
-        username = res.username;
-        authzid = res.authzid;
-        secret = res.secret;
-        hashcat = res.hashcat;
-        detail = { ...res.detail };
-        if (res.cancelled) auth.cancelled = true;
-        for (const code of res.anomalies) this.#ctx.anomaly(code, `AUTHENTICATE ${mechanism}`, at);
-      } catch (e) {
-        this.#ctx.anomaly('sieve_sasl_error', String(e).slice(0, 200), at);
-      }
-    }
-    if (auth.cancelled) detail.cancelled = 'true';
-    this.#ctx.credential(
-      { mechanism, username, authzid, secret, hashcat, detail, outcome, reply: r === null ? null : r.final.fragments.join(' ') },
-      auth.first,
-      r?.last ?? at,
+    const { mechanism, username, authzid } = saslCredential(
+      this.#ctx,
+      auth,
+      { outcome, reply: r === null ? null : r.final.fragments.join(' '), last: r?.last ?? at },
+      { command: 'AUTHENTICATE', errorCode: 'sieve_sasl_error' },
+      at,
     );
     if (this.#facts.auth.length < this.#listCap) this.#facts.auth.push({ mechanism, username, outcome, frame: auth.first.frame });
     if (outcome === 'success') {

@@ -2,9 +2,11 @@ import type { At, Side } from '../../core/types.js';
 import type { SmtpRcptRecord, SmtpSessionFacts, SmtpTransactionRecord } from '../../core/records.js';
 import type { CloseReason } from '../../reassembly/stream-handler.js';
 import type { AnalyzerContext, MessageSink, ProtocolAnalyzer, SessionFacts } from '../analyzer.js';
+import { FramerAnomalies } from '../framer-anomalies.js';
+import { UnparsedRuns } from '../unparsed-runs.js';
 import { LineFramer } from '../line-framer.js';
-import type { LineFramerAnomaly } from '../line-framer.js';
 import { SaslExchange } from '../sasl/sasl-exchange.js';
+import { saslCredential } from '../sasl/sasl-credential.js';
 import { DotUnstuffer } from './dot-unstuffer.js';
 import {
   isSmtpVerb,
@@ -26,7 +28,6 @@ const LMTP_MORE = 'DATA(LMTP)';
 /** Longest unknown-command line kept in facts.unknown_commands (characters). */
 const UNKNOWN_COMMAND_KEEP_CHARS = 256;
 /** Longest sample line kept in an 'unparsed' transcript entry (characters). */
-const UNPARSED_SAMPLE_CHARS = 200;
 
 function latin1(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
@@ -113,14 +114,6 @@ interface AuthAttempt {
   gapKept: boolean;
 }
 
-/** Bytes that did not parse, summarised into one 'unparsed' entry. */
-interface Unparsed {
-  bytes: number;
-  sample: string;
-  first: At;
-  last: At;
-}
-
 /**
  * How each side's bytes are parsed. 'tls_hold': after STARTTLS, client bytes that start with a TLS
  * record (the client did not wait for the 220) are held until the reply decides what they are.
@@ -179,7 +172,8 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
   #serverMode: ServerMode;
   #greeted = false;
   #midstreamReported = false;
-  #bareLfReported = false;
+  readonly #framerAnomalies: FramerAnomalies;
+  readonly #unparsed: UnparsedRuns;
   #unknownReported = false;
   #overflowReported = false;
 
@@ -205,8 +199,6 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
   /** 'tls_hold' bytes (copies, bounded by maxLineBytes), and bytes past the bound or lost in gaps. */
   #hold: { bytes: Uint8Array | null; gap: number; at: At }[] = [];
   #holdBytes = 0;
-  #clientUnparsed: Unparsed | null = null;
-  #serverUnparsed: Unparsed | null = null;
   #txCount = 0;
   /** Transactions with an open message sink: all are closed by onClose whatever else happened. */
   readonly #openSinks = new Set<Tx>();
@@ -237,6 +229,8 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
 
   constructor(ctx: AnalyzerContext) {
     this.#ctx = ctx;
+    this.#framerAnomalies = new FramerAnomalies(ctx, 'smtp_bare_lf');
+    this.#unparsed = new UnparsedRuns(ctx);
     const max = ctx.limits.maxLineBytes;
     this.#listCap = ctx.limits.maxTranscriptEntriesPerSession;
     this.#clientFramer = this.#newClientFramer(max);
@@ -261,7 +255,7 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
         onLine: (line, first, last) => this.#clientLine(line, first, last),
         onBytes: (bytes, at) => this.#bdatBytes(bytes, at),
         onBytesEnd: (at) => this.#bdatEnd(at),
-        onAnomaly: (code, detail, at) => this.#framerAnomaly(code, detail, at),
+        onAnomaly: (code, detail, at) => this.#framerAnomalies.report(code, detail, at),
       },
       max,
     );
@@ -273,7 +267,7 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
         onLine: (line, first, last) => this.#serverLine(line, first, last),
         onBytes: () => undefined,
         onBytesEnd: () => undefined,
-        onAnomaly: (code, detail, at) => this.#framerAnomaly(code, detail, at),
+        onAnomaly: (code, detail, at) => this.#framerAnomalies.report(code, detail, at),
       },
       max,
     );
@@ -424,8 +418,8 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
     }
     let n = 0;
     for (const h of held) n += h.bytes === null ? h.gap : h.bytes.length;
-    if (n > 0 && held.length > 0) this.#addUnparsed('client', n, '(TLS record before the STARTTLS reply)', held[0].at, at);
-    this.#flushUnparsed('client');
+    if (n > 0 && held.length > 0) this.#unparsed.add('client', n, '(TLS record before the STARTTLS reply)', held[0].at, at);
+    this.#unparsed.flush('client');
   }
 
   onGap(side: Side, length: number, at: At): void {
@@ -441,7 +435,7 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
         this.#holdGap(length, at);
         return;
       }
-      this.#flushUnparsed('client');
+      this.#unparsed.flush('client');
       if (this.#clientMode === 'body') {
         // Inside DATA: the hole goes into the message; keep looking for CRLF.CRLF (Zeek SMTP gap recovery).
         const tx = this.#bodyTx;
@@ -464,7 +458,7 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
         this.#afterGap('client', at);
       }
     } else {
-      this.#flushUnparsed('server');
+      this.#unparsed.flush('server');
       if (this.#reply !== null) {
         this.#ctx.anomaly('smtp_reply_incomplete', 'gap inside a multi-line reply', at);
         this.#reply = null;
@@ -522,8 +516,8 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
       this.#finishReply(b, at);
     }
     this.#releaseHold(false, at);
-    this.#flushUnparsed('client');
-    this.#flushUnparsed('server');
+    this.#unparsed.flush('client');
+    this.#unparsed.flush('server');
     if (this.#clientMode === 'body' && this.#bodyTx !== null) {
       // Connection ended inside DATA: the message is partial.
       const tx = this.#bodyTx;
@@ -574,14 +568,14 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
     if (this.#clientMode === 'sync') {
       const { verb, argument } = splitCommand(line);
       if (!looksLikeCommand(verb, argument)) {
-        this.#addUnparsed('client', bytes.length + 2, line, first, last);
+        this.#unparsed.add('client', bytes.length + 2, line, first, last);
         if (!this.#midstreamReported && !this.#ctx.conn.sawHandshake) {
           this.#midstreamReported = true;
           this.#ctx.anomaly('smtp_midstream', 'client bytes before the first command line', first);
         }
         return;
       }
-      this.#flushUnparsed('client');
+      this.#unparsed.flush('client');
       this.#clientMode = 'command';
     }
     // RFC 4954 §4: after a 334 challenge the next client line is the SASL response.
@@ -906,10 +900,10 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
     const r = parseReplyLine(line);
     if (this.#serverMode === 'sync') {
       if (r === null) {
-        this.#addUnparsed('server', bytes.length + 2, line, first, last);
+        this.#unparsed.add('server', bytes.length + 2, line, first, last);
         return;
       }
-      this.#flushUnparsed('server');
+      this.#unparsed.flush('server');
       this.#serverMode = 'reply';
     }
     const b = this.#reply;
@@ -918,8 +912,8 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
       if (b !== null) {
         this.#appendReplyLine(b, line, line);
       } else {
-        this.#addUnparsed('server', bytes.length + 2, line, first, last);
-        this.#flushUnparsed('server');
+        this.#unparsed.add('server', bytes.length + 2, line, first, last);
+        this.#unparsed.flush('server');
       }
       return;
     }
@@ -957,7 +951,7 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
     // A reply means the client's unparsed run (mid-stream body) is over; a 354 means a body
     // starts now even though its DATA command was not seen.
     if (this.#clientMode === 'sync' && !this.#clientFramer.hasPartialLine && !this.#clientFramer.inPlainMode) {
-      this.#flushUnparsed('client');
+      this.#unparsed.flush('client');
       if (reply.code === 354 && this.#pending.length === 0) {
         let tx = this.#currentTx(reply.first);
         if (tx.sink !== null) {
@@ -1233,8 +1227,8 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
   }
 
   #startTls(reply: Reply, at: At): void {
-    this.#flushUnparsed('client');
-    this.#flushUnparsed('server');
+    this.#unparsed.flush('client');
+    this.#unparsed.flush('server');
     this.#ctx.transcript({ side: 'server', kind: 'tls', lines: [] }, reply.first, at);
     this.#serverFramer.pause();
     if (this.#decrypted) {
@@ -1284,41 +1278,12 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
     this.#auth = null;
     const outcome: 'success' | 'failure' | 'unknown' =
       reply === null ? 'unknown' : reply.code === 235 ? 'success' : reply.code >= 400 ? 'failure' : 'unknown';
-    let username: string | null = null;
-    let authzid: string | null = null;
-    let secret: string | null = null;
-    let hashcat: { mode: number; line: string } | null = null;
-    let detail: Record<string, string> = {};
-    let mechanism = auth.mechanism;
-    if (auth.exchange !== null) {
-      try {
-        const r = auth.exchange.result();
-        mechanism = r.mechanism || mechanism;
-        username = r.username;
-        authzid = r.authzid;
-        secret = r.secret;
-        hashcat = r.hashcat;
-        detail = { ...r.detail };
-        if (r.cancelled) auth.cancelled = true;
-        for (const code of r.anomalies) this.#ctx.anomaly(code, `AUTH ${mechanism}`, at);
-      } catch (e) {
-        this.#ctx.anomaly('smtp_sasl_error', String(e).slice(0, 200), at);
-      }
-    }
-    if (auth.cancelled) detail.cancelled = 'true';
-    this.#ctx.credential(
-      {
-        mechanism,
-        username,
-        authzid,
-        secret,
-        hashcat,
-        detail,
-        outcome,
-        reply: reply === null ? null : reply.lines[0],
-      },
-      auth.first,
-      reply?.last ?? at,
+    const { mechanism, username } = saslCredential(
+      this.#ctx,
+      auth,
+      { outcome, reply: reply === null ? null : reply.lines[0], last: reply?.last ?? at },
+      { command: 'AUTH', errorCode: 'smtp_sasl_error' },
+      at,
     );
     if (this.#facts.auth.length < this.#listCap) {
       this.#facts.auth.push({ mechanism, username, outcome, frame: auth.first.frame });
@@ -1438,35 +1403,6 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
     }
   }
 
-  #framerAnomaly(code: LineFramerAnomaly, detail: string, at: At): void {
-    if (code === 'bare_lf') {
-      if (this.#bareLfReported) return;
-      this.#bareLfReported = true;
-      this.#ctx.anomaly('smtp_bare_lf', detail, at);
-      return;
-    }
-    this.#ctx.anomaly(code, detail, at);
-  }
-
-  #addUnparsed(side: Side, bytes: number, line: string, first: At, last: At): void {
-    const cur = side === 'client' ? this.#clientUnparsed : this.#serverUnparsed;
-    if (cur !== null) {
-      cur.bytes += bytes;
-      cur.last = last;
-      return;
-    }
-    const u: Unparsed = { bytes, sample: line.slice(0, UNPARSED_SAMPLE_CHARS), first, last };
-    if (side === 'client') this.#clientUnparsed = u;
-    else this.#serverUnparsed = u;
-  }
-
-  #flushUnparsed(side: Side): void {
-    const u = side === 'client' ? this.#clientUnparsed : this.#serverUnparsed;
-    if (u === null) return;
-    if (side === 'client') this.#clientUnparsed = null;
-    else this.#serverUnparsed = null;
-    this.#ctx.transcript({ side, kind: 'unparsed', lines: [u.sample], bytes: u.bytes }, u.first, u.last);
-  }
 
   // #endregion
 }

@@ -1,19 +1,11 @@
 import type { AnalyzerContext, ProtocolAnalyzer, ProtocolSpec } from '../analyzer.js';
+import { sniffHeadVerb, upperAscii } from '../sniff-head.js';
 import { SmtpAnalyzer } from './smtp-analyzer.js';
 
 const HELLO_VERBS = ['EHLO', 'HELO', 'LHLO'];
 
 function isDigit(b: number | undefined): boolean {
   return b !== undefined && b >= 0x30 && b <= 0x39;
-}
-
-function upperAscii(bytes: Uint8Array, n: number): string {
-  let s = '';
-  for (let i = 0; i < n && i < bytes.length; i++) {
-    const c = bytes[i];
-    s += String.fromCharCode(c >= 0x61 && c <= 0x7a ? c - 0x20 : c);
-  }
-  return s;
 }
 
 /**
@@ -42,13 +34,8 @@ function sniffClient(b: Uint8Array): 'yes' | 'no' | 'maybe' {
   if (b.length === 0) return 'maybe';
   if (b[0] === 0x16 || b[0] < 0x09) return 'no'; // TLS ClientHello, binary
   const head = upperAscii(b, Math.min(b.length, 64));
-  for (const v of HELLO_VERBS) {
-    if (head.length < 5) {
-      if (v.startsWith(head)) return 'maybe';
-    } else if (head.startsWith(v) && (head[4] === ' ' || head[4] === '\r' || head[4] === '\n')) {
-      return 'yes';
-    }
-  }
+  const hello = sniffHeadVerb(head, HELLO_VERBS);
+  if (hello !== 'no') return hello;
   return OTHER_CLIENT.test(head) ? 'no' : 'maybe';
 }
 
