@@ -13,6 +13,7 @@ import { POP3_ANOMALIES } from '../protocols/pop3/anomaly-codes.js';
 export const PIPELINE_ANOMALIES: readonly AnomalyCodeInfo[] = [
   { code: 'internal_error', severity: 'error', description: 'An analyzer failed on this connection; the rest of the capture was still analysed. Please report it with the capture.' },
   { code: 'clients_limit', severity: 'warning', description: 'More distinct client addresses than the tracked maximum (100,000); later ones are not in clients.jsonl.' },
+  { code: 'roles_by_content', severity: 'info', description: 'No TCP handshake was seen and the port-based guess of client and server was backwards; the protocol content decided the roles.' },
   { code: 'proxy_tunnel', severity: 'info', description: 'A proxy handshake (SOCKS5, SOCKS4 or HTTP CONNECT) preceded the mail protocol in this connection; the detail names the target.' },
   { code: 'transcript_limit', severity: 'warning', description: 'A session had more transcript entries than maxTranscriptEntriesPerSession; the rest were counted, not written.' },
 ];

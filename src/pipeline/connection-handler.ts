@@ -47,11 +47,19 @@ export class ConnectionHandler implements StreamHandler {
   #failed = false;
   /** Implicit TLS port: every byte goes to the TLS layer; plaintext (with a key) to the analyzer. */
   #implicitTls = false;
+  /**
+   * Mid-stream capture whose role guess was backwards (the "client" spoke like the server):
+   * sides are flipped on delivery and the session's endpoints swapped.
+   */
+  #swapped = false;
+  /** The connection as the session sees it (roles corrected by content when needed). */
+  #info: ConnectionInfo;
   /** Bytes of a proxy preamble (SOCKS5, HTTP CONNECT) still to skip per side before the protocol starts. */
   #skip = { client: 0, server: 0 };
 
   constructor(conn: ConnectionInfo, shared: Shared) {
     this.conn = conn;
+    this.#info = conn;
     this.#shared = shared;
     this.#last = conn.start;
     const port = conn.server.port;
@@ -72,7 +80,7 @@ export class ConnectionHandler implements StreamHandler {
   #start(spec: ProtocolSpec, by: SessionRecord['identified_by'], encrypted: boolean): void {
     const s = this.#shared;
     const ctx = new SessionContext({
-      conn: this.conn,
+      conn: this.#info,
       protocol: spec.name,
       limits: s.limits,
       sink: s.sink,
@@ -94,6 +102,12 @@ export class ConnectionHandler implements StreamHandler {
 
   onData(side: Side, bytes: Uint8Array, at: At): void {
     this.#last = at;
+    if (this.#swapped) side = side === 'client' ? 'server' : 'client';
+    this.#deliver(side, bytes, at);
+  }
+
+  /** `side` is as the session sees it (after any role correction). */
+  #deliver(side: Side, bytes: Uint8Array, at: At): void {
     if (this.#analyzer) {
       if (this.#failed) return;
       try {
@@ -118,6 +132,11 @@ export class ConnectionHandler implements StreamHandler {
 
   onGap(side: Side, length: number, at: At): void {
     this.#last = at;
+    if (this.#swapped) side = side === 'client' ? 'server' : 'client';
+    this.#gapAt(side, length, at);
+  }
+
+  #gapAt(side: Side, length: number, at: At): void {
     this.#gaps++;
     this.#gapBytes += length;
     if (this.#analyzer) {
@@ -135,6 +154,7 @@ export class ConnectionHandler implements StreamHandler {
 
   onSideEnd(side: Side, reason: 'fin' | 'rst', at: At): void {
     this.#last = at;
+    if (this.#swapped) side = side === 'client' ? 'server' : 'client';
     if (this.#analyzer && !this.#failed && this.#analyzer.onSideEnd) {
       try {
         this.#analyzer.onSideEnd(side, reason, at);
@@ -159,13 +179,24 @@ export class ConnectionHandler implements StreamHandler {
     const still: ProtocolSpec[] = [];
     for (const spec of this.#candidates) {
       let verdict: 'yes' | 'no' | 'maybe';
+      let reversed = false;
       try {
         verdict = spec.sniff(client, server);
+        // No handshake seen: the port guess may be backwards; the content decides (issue 2).
+        if (verdict !== 'yes' && !this.conn.sawHandshake && spec.sniff(server, client) === 'yes') {
+          verdict = 'yes';
+          reversed = true;
+        }
       } catch {
         verdict = 'no';
       }
       if (verdict === 'yes') {
         this.#pending = null;
+        if (reversed) {
+          this.#swapped = true;
+          this.#info = { ...this.conn, client: this.conn.server, server: this.conn.client, roleBy: 'content' };
+          this.#shared.anomaly('roles_by_content', `no handshake; ${spec.name.toUpperCase()} content shows ${this.conn.client.ip}:${this.conn.client.port} is the server`, at, this.conn.id);
+        }
         this.#start(spec, 'content', false);
         if (pre && pre !== 'maybe') {
           this.#skip = { client: pre.client, server: pre.server };

@@ -11,8 +11,11 @@ export interface ConnectionInfo {
   readonly start: At;
   /** True when the three-way handshake (or at least the SYN) was seen. */
   readonly sawHandshake: boolean;
-  /** How client/server roles were decided. */
-  readonly roleBy: 'syn' | 'syn-ack' | 'port' | 'guess';
+  /**
+   * How client/server roles were decided. The reassembler uses the handshake, else ports;
+   * 'content' is set by the pipeline when the protocol's first bytes show the guess was backwards.
+   */
+  readonly roleBy: 'syn' | 'syn-ack' | 'port' | 'guess' | 'content';
 }
 
 /** Why a connection ended. */
