@@ -7,6 +7,7 @@ import type { ErrorCode } from '../core/errors.js';
  *   2  usage error (bad option or argument)
  *   3  the output folder cannot be written (or exists and is not empty without --force)
  *   4  analysis finished, but the capture is damaged and reading stopped early (see summary.json)
+ *   5  interrupted (SIGINT/SIGTERM): the case folder covers the part of the input that was read
  *  70  internal error (a bug: please report it)
  */
 export const EXIT = {
@@ -15,6 +16,7 @@ export const EXIT = {
   USAGE: 2,
   OUTPUT: 3,
   DAMAGED: 4,
+  INTERRUPTED: 5,
   INTERNAL: 70,
 } as const;
 

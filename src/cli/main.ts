@@ -16,6 +16,7 @@ Exit codes:
   2   usage error
   3   the output folder cannot be written (or is not empty and --force was not given)
   4   analysis finished, but the capture is damaged and reading stopped early (see summary.json)
+  5   interrupted (Ctrl-C / SIGTERM): the case folder covers the part of the input that was read
   70  internal error (a bug; please report it with the capture)`;
 
 function parseLimit(value: string, previous: Partial<Limits> = {}): Partial<Limits> {
@@ -50,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
   let exitCode: number = EXIT.OK;
   program
     .name('mailsleuth')
-    .description('Turns packet captures of email traffic (SMTP; POP3 and IMAP coming) into evidence: transcripts, rebuilt messages, credentials, anomalies.')
+    .description('Turns packet captures of email traffic (SMTP, POP3, IMAP, ManageSieve; TLS with your keys) into evidence: transcripts, rebuilt messages, credentials, client identities, anomalies.')
     .version(TOOL.version)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
@@ -80,7 +81,18 @@ ${EXIT_HELP}`,
     .action(async (capture: string, opts: { out?: string; json?: boolean; force?: boolean; quiet?: boolean; limit?: Partial<Limits>; keylog: string[]; rsaKey: string[] }) => {
       const outDir = opts.out ?? defaultOutDir(capture);
       const progress = opts.quiet ? undefined : progressPrinter();
+      // Ctrl-C (or SIGTERM) once: stop reading, finish the case folder with what was read.
+      // A second one exits at once.
+      const stop = new AbortController();
+      const onSignal = (): void => {
+        if (stop.signal.aborted) process.exit(130);
+        process.stderr.write('\nmailsleuth: stopping; finishing the case folder with what was read (again to abort)\n');
+        stop.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
       const summary = await analyze(capture, {
+        signal: stop.signal,
         outDir,
         overwrite: opts.force,
         limits: opts.limit,
@@ -91,7 +103,12 @@ ${EXIT_HELP}`,
       if (progress) process.stderr.write('\r\x1b[K');
       if (opts.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
       else if (!opts.quiet) process.stdout.write(renderTerminalSummary(summary, { color: Boolean(process.stdout.isTTY), outDir }));
-      if (!summary.input.complete) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      if (summary.input.interrupted) {
+        process.stderr.write('mailsleuth: interrupted before the end of the input; the case folder covers what was read\n');
+        exitCode = EXIT.INTERRUPTED;
+      } else if (!summary.input.complete) {
         process.stderr.write(`mailsleuth: the capture is damaged; reading stopped at byte ${summary.input.stopped_at_offset} (everything before it was analysed)\n`);
         exitCode = EXIT.DAMAGED;
       }

@@ -25,6 +25,8 @@ export interface CaseSummary {
     /** Set when reading stopped at unrecoverable corruption: the byte offset reached. */
     stopped_at_offset: number | null;
     complete: boolean;
+    /** The run was stopped (signal) before the input ended; sha256 is then null. */
+    interrupted: boolean;
   };
   counts: {
     connections: number;

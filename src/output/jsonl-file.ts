@@ -7,6 +7,9 @@ import { closeSync, openSync, readSync, writeSync } from 'node:fs';
  */
 export const SHA256_PLACEHOLDER = '~capture-sha256-pending~'.padEnd(64, '~');
 
+/** Written instead of the capture hash when the input was not read to its end (interrupted run). */
+export const UNKNOWN_SHA256 = '-'.repeat(64);
+
 /** An append-only JSON-lines file with buffered synchronous writes. */
 export class JsonlFile {
   readonly path: string;
@@ -39,10 +42,14 @@ export class JsonlFile {
     this.#bufLen = 0;
   }
 
-  /** Flushes, replaces every placeholder with `sha256` in place, and closes the file. */
+  /**
+   * Flushes, replaces every placeholder with `sha256` in place (or with 64 '-' when the hash is
+   * unknown because the run was interrupted before the input ended), and closes the file.
+   */
   close(sha256: string | undefined): void {
     this.flush();
-    if (sha256 && sha256.length === SHA256_PLACEHOLDER.length) patchInPlace(this.#fd, SHA256_PLACEHOLDER, sha256);
+    const value = sha256 && sha256.length === SHA256_PLACEHOLDER.length ? sha256 : UNKNOWN_SHA256;
+    patchInPlace(this.#fd, SHA256_PLACEHOLDER, value);
     closeSync(this.#fd);
   }
 }

@@ -61,6 +61,11 @@ export interface AnalyzeOptions {
   keyLogFiles?: readonly string[];
   /** PEM RSA private keys of servers (TLS 1.2 RSA key exchange). */
   rsaKeyFiles?: readonly string[];
+  /**
+   * Stops reading the input after the current batch (e.g. Ctrl-C on a live capture): everything
+   * read so far is analysed and the case folder is finished; `input.interrupted` is then true.
+   */
+  signal?: AbortSignal;
   /** Called about every 100 ms of work with running totals. */
   onProgress?: (p: ProgressInfo) => void;
 }
@@ -127,7 +132,23 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
   const totalBytes = source.info.fileBytes > 0 && !source.info.gzip ? source.info.fileBytes : null;
 
   let secretsSeen = 0;
-  for await (const batch of source) {
+  let interrupted = false;
+  // Batches are pulled by hand so that an abort (Ctrl-C on a live capture) also ends a wait for
+  // input that may never come: the pending read is raced against the signal.
+  const batches = source[Symbol.asyncIterator]();
+  const aborted = abortPromise(options.signal);
+  for (;;) {
+    const next = aborted ? await Promise.race([batches.next(), aborted]) : await batches.next();
+    if (next === ABORTED || options.signal?.aborted) {
+      interrupted = true;
+      // Ends the input side: a stream (stdin) is destroyed so its pending read settles.
+      if (typeof input !== 'string') (input as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+      else if (input === '-') process.stdin.destroy();
+      void batches.return?.(undefined).catch(() => undefined);
+      break;
+    }
+    if (next.done) break;
+    const batch = next.value;
     // pcapng Decryption Secrets Blocks precede the packets they serve.
     const dsb = source.info.decryptionSecrets;
     while (dsb && secretsSeen < dsb.length) {
@@ -197,7 +218,8 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
       first_ts: firstTs ? isoTime(firstTs) : null,
       last_ts: lastTs ? isoTime(lastTs) : null,
       stopped_at_offset: info.stoppedAtOffset ?? null,
-      complete: info.stoppedAtOffset === undefined,
+      complete: info.stoppedAtOffset === undefined && !interrupted,
+      interrupted,
     },
     counts: {
       connections: aggregates.connections,
@@ -266,4 +288,15 @@ function loadKeys(options: AnalyzeOptions): TlsKeyStore & { loaded: { bad: numbe
     keys.addRsaPrivateKeyPem(pem, f);
   }
   return keys;
+}
+
+const ABORTED = Symbol('aborted');
+
+/** Resolves (to ABORTED) when the signal fires; null without a signal. */
+function abortPromise(signal: AbortSignal | undefined): Promise<typeof ABORTED> | null {
+  if (!signal) return null;
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve(ABORTED);
+    else signal.addEventListener('abort', () => resolve(ABORTED), { once: true });
+  });
 }

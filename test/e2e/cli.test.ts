@@ -97,3 +97,28 @@ test('CLI: a truncated capture still yields what precedes the cut, with a named 
     rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+test('CLI: Ctrl-C on a live stdin capture finishes the case folder with what was read (exit 5)', { skip }, async () => {
+  const { spawn } = await import('node:child_process');
+  const tmp = mkdtempSync(join(tmpdir(), 'ms-cli-'));
+  try {
+    const out = join(tmp, 'live');
+    const child = spawn(process.execPath, [CLI, 'analyze', '-', '-o', out, '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    // The capture arrives but stdin stays open, as with tcpdump -w - still running.
+    child.stdin.write(readFileSync(PCAP));
+    await new Promise((r) => setTimeout(r, 1500));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    assert.equal(code, 5, err);
+    const s = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    assert.equal(s.input.interrupted, true);
+    assert.equal(s.input.sha256, null);
+    assert.equal(s.counts.messages, 1, 'the message read before the interrupt is in the case folder');
+    const rec = JSON.parse(readFileSync(join(out, 'messages.jsonl'), 'utf8').split('\n')[0]);
+    assert.equal(rec.capture_sha256, '-'.repeat(64));
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
