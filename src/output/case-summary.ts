@@ -5,6 +5,8 @@ import type { RecordSet } from './memory-sink.js';
 export interface ClientNameRow { name: string; source: string; client_ip: string; first_frame: number }
 export interface CredentialRow { protocol: ProtocolName; mechanism: string; username: string | null; secret: string | null; outcome: string; cleartext: boolean; client: string; frame: number }
 export interface MessageRow { id: string; from: string; to: string; subject: string; size: number; attachments: number; partial: boolean; frame: number }
+export interface FilterRuleRow { command: string; name: string | null; active: boolean | null; username: string | null; outcome: string; actions: string; client: string; frame: number }
+
 export interface SessionRow { id: string; protocol: ProtocolName; client: string; server: string; transport: string; frames: string; note: string }
 
 /** summary.json: what was read and what was found. A documented, stable contract (docs/case-folder.md). */
@@ -50,6 +52,10 @@ export interface CaseSummary {
   credentials: CredentialRow[];
   messages: MessageRow[];
   sessions: SessionRow[];
+  /** Sieve scripts seen over ManageSieve (first 200), with their actions in short form. */
+  filter_rules: FilterRuleRow[];
+  /** Mailbox events (mailbox_events.jsonl) by event and outcome, e.g. "delete-commit/ok": 3. */
+  mailbox_events: Record<string, number>;
   run: { started: string; duration_seconds: number; mib_per_second: number; node: string; limits: Limits };
   /** Present when outDir was null: every record, in memory. */
   records?: RecordSet;

@@ -42,7 +42,16 @@ export function renderTerminalSummary(s: CaseSummary, o: RenderOptions): string 
   section(out, b('Messages'), s.messages, max, c.messages, (x) =>
     `  ${pad(x.id, 14)} ${pad(trunc(x.from, 30), 30)} -> ${pad(trunc(x.to, 30), 30)} "${trunc(x.subject, 40)}"  ${x.size} B${x.attachments ? `, ${plural(x.attachments, 'attachment')}` : ''}${x.partial ? warn(' PARTIAL') : ''}`,
   );
-  section(out, b('Client names (EHLO/HELO)'), s.client_names, max, s.client_names.length, (x) =>
+  section(out, b('Filter rules (ManageSieve)'), s.filter_rules, max, s.filter_rules.length, (x) =>
+    `  ${pad(x.command, 11)} ${pad(x.name ?? '?', 20)} ${pad(x.active === true ? 'ACTIVE' : x.active === false ? 'inactive' : '', 8)} ${pad(x.username ?? '?', 16)} ${warn(trunc(x.actions || '(no actions)', 60))}  from ${x.client}  frame ${x.frame}`,
+  );
+  const events = Object.entries(s.mailbox_events);
+  if (events.length) {
+    out.push('');
+    out.push(b('Mailbox activity (POP3/IMAP)'));
+    out.push('  ' + events.map(([k, n]) => `${k} ${n}`).join(', '));
+  }
+  section(out, b('Client names (EHLO/HELO, IMAP ID)'), s.client_names, max, s.client_names.length, (x) =>
     `  ${pad(x.name, 32)} from ${pad(x.client_ip, 16)} (${x.source}, frame ${x.first_frame})`,
   );
   const codes = Object.entries(s.anomalies_by_code);

@@ -1,6 +1,6 @@
 import type { ProtocolName } from '../core/records.js';
 import { ClientIdentities } from './client-identities.js';
-import type { ClientNameRow, CredentialRow, MessageRow, SessionRow } from '../output/case-summary.js';
+import type { ClientNameRow, CredentialRow, FilterRuleRow, MessageRow, SessionRow } from '../output/case-summary.js';
 
 /** Small running totals for summary.json and the terminal summary. Bounded: lists are capped. */
 export interface Aggregates {
@@ -23,6 +23,8 @@ export interface Aggregates {
   clientNames: ClientNameRow[];
   /** First N messages, for people. */
   messageList: MessageRow[];
+  filterRules: FilterRuleRow[];
+  mailboxEvents: Record<string, number>;
   /** Per client address: names, IMAP ID, user agents, accounts. */
   clients: ClientIdentities;
   sessionList: SessionRow[];
@@ -50,6 +52,8 @@ export function newAggregates(): Aggregates {
     messageList: [],
     sessionList: [],
     clients: new ClientIdentities(),
+    filterRules: [],
+    mailboxEvents: {},
   };
 }
 

@@ -243,6 +243,8 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
     credentials: aggregates.credentialList,
     messages: aggregates.messageList,
     sessions: aggregates.sessionList,
+    filter_rules: aggregates.filterRules,
+    mailbox_events: Object.fromEntries(Object.entries(aggregates.mailboxEvents).sort()),
     run: {
       started: started.toISOString(),
       duration_seconds: Math.round(seconds * 1000) / 1000,

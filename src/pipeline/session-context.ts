@@ -201,6 +201,24 @@ export class SessionContext implements AnalyzerContext {
   }
 
   extraRecord(stream: ExtraStream, record: Record<string, unknown>, first: At, last: At): void {
+    if (stream === 'mailbox_events') {
+      const k = `${String(record.event)}/${String(record.outcome ?? 'unknown')}`;
+      this.#agg.mailboxEvents[k] = (this.#agg.mailboxEvents[k] ?? 0) + 1;
+    } else if (stream === 'sieve_scripts') {
+      const actions = (Array.isArray(record.actions) ? record.actions : []) as { action: string; targets?: string[]; folder?: string }[];
+      pushCapped(this.#agg.filterRules, {
+        command: String(record.command),
+        name: (record.name as string | null) ?? null,
+        active: (record.active as boolean | null) ?? null,
+        username: (record.username as string | null) ?? null,
+        outcome: String(record.outcome ?? 'unknown'),
+        actions: actions
+          .map((a) => (a.targets?.length ? `${a.action} ${a.targets.join(', ')}` : a.folder ? `${a.action} ${a.folder}` : a.action))
+          .join('; '),
+        client: this.client.ip,
+        frame: first.frame,
+      });
+    }
     this.#sink.extra(stream, {
       session_id: this.sessionId,
       conn_id: this.conn.id,
