@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import type { At, Timestamp } from '../core/types.js';
+import type { At, CaptureFrame, Timestamp } from '../core/types.js';
 import { compareTs, isoTime } from '../core/types.js';
 import type { Anomaly, AnomalyCodeInfo } from '../core/anomaly.js';
 import type { Limits } from '../core/limits.js';
@@ -133,18 +133,25 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
 
   let secretsSeen = 0;
   let interrupted = false;
-  // Batches are pulled by hand so that an abort (Ctrl-C on a live capture) also ends a wait for
-  // input that may never come: the pending read is raced against the signal.
+  // An abort (Ctrl-C on a live capture) must also end a wait for input that may never come:
+  // the input stream (stdin) is destroyed, which settles the pending read.
+  const onAbort = (): void => {
+    if (typeof input !== 'string') (input as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+    else if (input === '-') process.stdin.destroy();
+  };
+  options.signal?.addEventListener('abort', onAbort, { once: true });
   const batches = source[Symbol.asyncIterator]();
-  const aborted = abortPromise(options.signal);
   for (;;) {
-    const next = aborted ? await Promise.race([batches.next(), aborted]) : await batches.next();
-    if (next === ABORTED || options.signal?.aborted) {
+    let next: IteratorResult<readonly CaptureFrame[]>;
+    try {
+      next = await batches.next();
+    } catch (e) {
+      if (!options.signal?.aborted) throw e;
+      next = { done: true, value: undefined };
+    }
+    if (options.signal?.aborted) {
       interrupted = true;
-      // Ends the input side: a stream (stdin) is destroyed so its pending read settles.
-      if (typeof input !== 'string') (input as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
-      else if (input === '-') process.stdin.destroy();
-      void batches.return?.(undefined).catch(() => undefined);
+      void batches.return?.(undefined)?.catch(() => undefined);
       break;
     }
     if (next.done) break;
@@ -185,6 +192,7 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
       });
     }
   }
+  options.signal?.removeEventListener('abort', onAbort);
   reassembler.flushAll(lastAt);
   for (const c of aggregates.clients.records()) sink.extra('clients', c);
   if (aggregates.clients.dropped > 0) {
@@ -292,13 +300,3 @@ function loadKeys(options: AnalyzeOptions): TlsKeyStore & { loaded: { bad: numbe
   return keys;
 }
 
-const ABORTED = Symbol('aborted');
-
-/** Resolves (to ABORTED) when the signal fires; null without a signal. */
-function abortPromise(signal: AbortSignal | undefined): Promise<typeof ABORTED> | null {
-  if (!signal) return null;
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve(ABORTED);
-    else signal.addEventListener('abort', () => resolve(ABORTED), { once: true });
-  });
-}
