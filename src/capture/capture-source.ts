@@ -55,4 +55,10 @@ export interface OpenCaptureOptions {
   maxResyncBytes?: number;
   /** Files at least this large are hashed on a worker thread (default 64 MiB; Infinity: never). */
   workerHashMinBytes?: number;
+  /**
+   * When set, the capture is not hashed here: every raw chunk (as stored, before gunzip; borrowed,
+   * valid during the call only) is passed to this function in order, and `info.sha256` stays
+   * undefined for the caller to fill (e.g. after hashing the chunks on another thread).
+   */
+  rawChunkTap?: (chunk: Uint8Array) => void;
 }

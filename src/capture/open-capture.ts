@@ -57,7 +57,13 @@ export async function openCaptureBatches(
   input: string | NodeJS.ReadableStream,
   opts: OpenCaptureOptions,
 ): Promise<CaptureBatchSource> {
-  const tap: RawTap = { hash: createHash('sha256'), bytes: 0 };
+  const external = opts.rawChunkTap;
+  const tap: RawTap = external
+    ? { hash: null, bytes: 0, update: external }
+    : (() => {
+        const hash = createHash('sha256');
+        return { hash, bytes: 0, update: (c: Uint8Array) => void hash.update(c) };
+      })();
   let raw: ByteSource;
   let fileBytes = 0;
   const label = typeof input === 'string' ? (input === '-' ? 'stdin' : input) : 'input stream';
@@ -73,7 +79,7 @@ export async function openCaptureBatches(
       throw new MailsleuthError('CAPTURE_UNREADABLE', `cannot read ${label}: ${errMessage(e)}`, { cause: e });
     }
     let hasher: WorkerHasher | null = null;
-    if (fileBytes >= (opts.workerHashMinBytes ?? WORKER_HASH_MIN_BYTES)) {
+    if (!external && fileBytes >= (opts.workerHashMinBytes ?? WORKER_HASH_MIN_BYTES)) {
       try {
         hasher = new WorkerHasher();
       } catch {
@@ -202,7 +208,9 @@ class BatchSource implements CaptureBatchSource {
       if (this.gz) await this.gz.drain();
       else while ((await this.raw.next()) !== null);
       info.fileBytes = this.tap.bytes;
-      info.sha256 = this.raw instanceof FileSource ? await this.raw.digest() : this.tap.hash.digest('hex');
+      if (this.tap.hash !== null) {
+        info.sha256 = this.raw instanceof FileSource ? await this.raw.digest() : this.tap.hash!.digest('hex');
+      }
     } finally {
       await this.src.close();
       if (this.src !== this.raw) await this.raw.close();
@@ -214,8 +222,11 @@ class BatchSource implements CaptureBatchSource {
 // Byte sources (the only async part): raw file/stream chunks, hashed as stored; gunzip on top.
 
 interface RawTap {
-  readonly hash: Hash;
+  /** Null when the chunks go to opts.rawChunkTap instead. */
+  readonly hash: Hash | null;
   bytes: number;
+  /** Hashes (or hands over) one raw chunk. */
+  readonly update: (chunk: Uint8Array) => void;
 }
 
 /** A pull source of chunks. A chunk is borrowed: valid until the next `next()` call. */
@@ -282,7 +293,7 @@ class FileSource implements ByteSource {
     this.pos += n;
     this.tap.bytes += n;
     if (this.hasher) this.hashed[i] = this.hasher.update(i, n);
-    else this.tap.hash.update(chunk);
+    else this.tap.update(chunk);
     // Read ahead into the next buffer: the chunk returned before this one is no longer in use.
     this.cur = (i + 1) % this.bufs.length;
     const p = this.read(this.cur);
@@ -293,7 +304,8 @@ class FileSource implements ByteSource {
 
   /** SHA-256 hex of everything returned so far (call after the end). */
   async digest(): Promise<string> {
-    return this.hasher ? this.hasher.digest() : this.tap.hash.digest('hex');
+    if (this.hasher) return this.hasher.digest();
+    return this.tap.hash ? this.tap.hash.digest('hex') : '';
   }
 
   async close(): Promise<void> {
@@ -411,7 +423,7 @@ class StreamSource implements ByteSource {
       const chunk = typeof r.value === 'string' ? Buffer.from(r.value, 'latin1') : r.value;
       if (chunk.length === 0) continue;
       this.tap.bytes += chunk.length;
-      this.tap.hash.update(chunk);
+      this.tap.update(chunk);
       return chunk;
     }
   }

@@ -67,6 +67,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('-q, --quiet', 'print nothing on success (the case folder is still written)')
     .option('--keylog <file>', 'TLS key log (SSLKEYLOGFILE / NSS format) to decrypt STARTTLS and implicit TLS (repeatable)', collect, [])
     .option('--rsa-key <file>', "server's RSA private key (PEM) for TLS 1.2 RSA key exchange (repeatable)", collect, [])
+    .option('--message-worker', 'build messages on a second thread: faster on large captures, uses ~15-20% more memory (see docs/performance.md)')
     .option('--limit <name=value>', 'override a resource limit (repeatable), e.g. --limit maxMessageBytes=1048576', parseLimit)
     .addHelpText(
       'after',
@@ -78,7 +79,7 @@ Examples:
   tcpdump -i eth0 -w - 'tcp port 25 or tcp port 587' | mailsleuth analyze - -o case/
 ${EXIT_HELP}`,
     )
-    .action(async (capture: string, opts: { out?: string; json?: boolean; force?: boolean; quiet?: boolean; limit?: Partial<Limits>; keylog: string[]; rsaKey: string[] }) => {
+    .action(async (capture: string, opts: { out?: string; json?: boolean; force?: boolean; quiet?: boolean; limit?: Partial<Limits>; keylog: string[]; rsaKey: string[]; messageWorker?: boolean }) => {
       const outDir = opts.out ?? defaultOutDir(capture);
       const progress = opts.quiet ? undefined : progressPrinter();
       // Ctrl-C (or SIGTERM) once: stop reading, finish the case folder with what was read.
@@ -99,6 +100,7 @@ ${EXIT_HELP}`,
         onProgress: progress,
         keyLogFiles: opts.keylog,
         rsaKeyFiles: opts.rsaKey,
+        messageWorker: opts.messageWorker === true,
       });
       if (progress) process.stderr.write('\r\x1b[K');
       if (opts.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');

@@ -87,6 +87,11 @@ export interface Limits {
    * waits after the capture batch until a quarter is left; at twice it, files are written synchronously.
    */
   maxPendingWriteBytes: number;
+  /**
+   * Bytes copied for the message worker (message bytes and, there, raw capture bytes to hash) and
+   * not yet acknowledged by it. Past it the pipeline waits after the capture batch until a quarter is left.
+   */
+  maxMessageWorkerBacklogBytes: number;
   // #endregion
 }
 
@@ -122,6 +127,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
 
   maxAnomalyRecordsPerCode: 1000,
   maxPendingWriteBytes: 16 * 1024 * 1024,
+  maxMessageWorkerBacklogBytes: 32 * 1024 * 1024,
 });
 
 /** Fills unspecified limits with defaults. Negative or NaN values are rejected. */

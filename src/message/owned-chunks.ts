@@ -2,8 +2,26 @@
 const FIRST_BLOCK = 16 * 1024;
 /** Every later block (bytes); these are recycled through a pool. */
 const BLOCK = 256 * 1024;
-/** Bytes of free blocks kept for reuse (see recycleOwnedChunks). */
+/** Default bytes of free blocks kept for reuse (see recycleOwnedChunks, setOwnedChunksPoolBytes). */
 const POOL_MAX_BYTES = 16 * 1024 * 1024;
+let poolMaxBytes = POOL_MAX_BYTES;
+
+/**
+ * Sets how many bytes of free blocks this thread keeps for reuse (default 16 MiB). A thread whose
+ * blocks wait in a file-write queue sizes it to that queue's bound, so blocks are recycled, not
+ * freshly faulted. Blocks beyond a lowered bound are dropped.
+ */
+export function setOwnedChunksPoolBytes(bytes: number): void {
+  poolMaxBytes = Math.max(0, bytes);
+  while (pooledBytes > poolMaxBytes && pool.length > 0) {
+    pool.pop();
+    pooledBytes -= BLOCK;
+  }
+  while (pooledBytes > poolMaxBytes && smallPool.length > 0) {
+    smallPool.pop();
+    pooledBytes -= FIRST_BLOCK;
+  }
+}
 
 /**
  * Free blocks by size (FIRST_BLOCK, BLOCK). Fresh memory costs a page fault per 4 KiB on first
@@ -30,7 +48,7 @@ function newBlock(size: typeof FIRST_BLOCK | typeof BLOCK): Buffer {
 /**
  * Gives blocks handed out by {@link OwnedChunks.take} back for reuse once nobody reads them any
  * more (after they are written). Chunks that are not whole-buffer views of this module's blocks
- * are ignored; at most POOL_MAX_BYTES are kept. The caller must not touch the chunks afterwards.
+ * are ignored; at most the pool bound (setOwnedChunksPoolBytes) is kept. The caller must not touch the chunks afterwards.
  */
 export function recycleOwnedChunks(chunks: readonly Uint8Array[]): void {
   for (const c of chunks) {
@@ -38,7 +56,7 @@ export function recycleOwnedChunks(chunks: readonly Uint8Array[]): void {
     const size = ab.byteLength;
     if (c.byteOffset !== 0 || (size !== BLOCK && size !== FIRST_BLOCK) || !lent.has(ab)) continue;
     lent.delete(ab);
-    if (pooledBytes + size > POOL_MAX_BYTES) continue;
+    if (pooledBytes + size > poolMaxBytes) continue;
     pooledBytes += size;
     (size === BLOCK ? pool : smallPool).push(Buffer.from(ab, 0, size));
   }

@@ -12,6 +12,7 @@ import { pushCapped } from './aggregates.js';
 import type { PipelineAnomaly } from './session-context.js';
 import { SessionContext } from './session-context.js';
 import { sessionNote } from './session-note.js';
+import type { MessageWorkerClient } from './message-worker-client.js';
 
 interface Shared {
   protocols: readonly ProtocolSpec[];
@@ -20,6 +21,8 @@ interface Shared {
   aggregates: Aggregates;
   anomaly: PipelineAnomaly;
   keys: TlsKeyStore;
+  /** Messages are built on this worker (null/absent: inline). */
+  messageWorker?: MessageWorkerClient | null;
 }
 
 type Buffered = { side: Side; bytes: Uint8Array | null; gap: number; at: At };
@@ -87,6 +90,7 @@ export class ConnectionHandler implements StreamHandler {
       aggregates: s.aggregates,
       anomaly: s.anomaly,
       keys: s.keys,
+      messageWorker: s.messageWorker ?? null,
     });
     this.#ctx = ctx;
     this.#identifiedBy = by;

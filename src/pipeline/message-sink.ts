@@ -9,15 +9,25 @@ import type { MessageBuildResult } from '../message/message-builder-types.js';
 import type { Aggregates } from './aggregates.js';
 import { pushCapped } from './aggregates.js';
 import type { SessionContext } from './session-context.js';
+import type { MessageWorkerClient } from './message-worker-client.js';
 
-/** Connects an analyzer's message bytes to the message module and writes the message record. */
+/**
+ * Connects an analyzer's message bytes to the message module and writes the message record.
+ * Inline: a MessageBuilder on this thread; the record is written in close(). With a message
+ * worker: bytes are queued to the worker, and the record is written once close() happened and
+ * the worker's result arrived, after the records of messages closed earlier (same order).
+ */
 export class PipelineMessageSink implements MessageSink {
   readonly id: string;
   #ctx: SessionContext;
   #open: MessageOpen;
   #sink: RecordSink;
   #agg: Aggregates;
-  #builder: MessageBuilder;
+  #builder: MessageBuilder | null = null;
+  #worker: MessageWorkerClient | null;
+  #slot = 0;
+  /** Bytes ended (inline: #result is set too). */
+  #ended = false;
   #result: MessageBuildResult | null = null;
   #last: At;
   #closed = false;
@@ -32,6 +42,8 @@ export class PipelineMessageSink implements MessageSink {
     sink: RecordSink;
     aggregates: Aggregates;
     onDone: (s: PipelineMessageSink) => void;
+    /** Build on the message worker instead of inline. */
+    worker?: MessageWorkerClient | null;
   }) {
     this.id = args.id;
     this.#ctx = args.ctx;
@@ -41,6 +53,11 @@ export class PipelineMessageSink implements MessageSink {
     this.#onDone = args.onDone;
     this.#last = args.open.at;
     this.#decrypted = args.ctx.decrypting;
+    this.#worker = args.worker ?? null;
+    if (this.#worker) {
+      this.#slot = this.#worker.open(args.sink.emlPath(args.id));
+      return;
+    }
     const l = args.ctx.limits;
     this.#builder = new MessageBuilder({
       emlPath: args.sink.emlPath(args.id),
@@ -57,29 +74,43 @@ export class PipelineMessageSink implements MessageSink {
   }
 
   write(bytes: Uint8Array, at: At): void {
-    if (this.#result) return;
+    if (this.#ended) return;
     this.#last = at;
-    this.#builder.write(bytes);
+    if (this.#worker) this.#worker.write(this.#slot, bytes);
+    else this.#builder!.write(bytes);
   }
 
   gap(length: number, at: At): void {
-    if (this.#result) return;
+    if (this.#ended) return;
     this.#last = at;
-    this.#builder.gap(length);
+    if (this.#worker) this.#worker.gap(this.#slot, length);
+    else this.#builder!.gap(length);
   }
 
   endBytes(complete: boolean, at: At): void {
-    if (this.#result) return;
+    if (this.#ended) return;
+    this.#ended = true;
     this.#last = at;
-    this.#result = this.#builder.end(complete);
+    if (this.#worker) this.#worker.end(this.#slot, complete);
+    else this.#result = this.#builder!.end(complete);
   }
 
   close(delivery: Record<string, string | number | boolean | null | string[]>, at: At): void {
     if (this.#closed) return;
-    if (!this.#result) this.endBytes(false, at);
+    if (!this.#ended) this.endBytes(false, at);
     this.#closed = true;
     this.#last = at;
-    const r = this.#result!;
+    if (this.#worker) {
+      const last = at;
+      this.#worker.onResult(this.#slot, (r) => this.#record(r, delivery, last));
+    } else {
+      this.#record(this.#result!, delivery, at);
+    }
+    this.#onDone(this);
+  }
+
+  /** Writes the message record and updates the aggregates. */
+  #record(r: MessageBuildResult, delivery: Record<string, string | number | boolean | null | string[]>, last: At): void {
     const ctx = this.#ctx;
     const rec: MessageRecord = {
       message_id: this.id,
@@ -102,11 +133,11 @@ export class PipelineMessageSink implements MessageSink {
       anomalies: r.anomalies,
       ...(this.#decrypted ? { decrypted: true } : {}),
       frame_first: this.#open.at.frame,
-      frame_last: this.#last.frame,
+      frame_last: last.frame,
       ts_first: isoTime(this.#open.at.ts),
-      ts_last: isoTime(this.#last.ts),
+      ts_last: isoTime(last.ts),
     };
-    for (const code of r.anomalies) ctx.anomaly(code, `message ${this.id}`, this.#last);
+    for (const code of r.anomalies) ctx.anomaly(code, `message ${this.id}`, last);
     this.#agg.messages++;
     if (r.partial) this.#agg.messagesPartial++;
     this.#agg.messageBytes += r.size;
@@ -126,6 +157,5 @@ export class PipelineMessageSink implements MessageSink {
       frame: this.#open.at.frame,
     });
     this.#sink.message(rec);
-    this.#onDone(this);
   }
 }

@@ -21,6 +21,7 @@ import type { ProtocolAnalyzer } from '../protocols/analyzer.js';
 import { TlsSession } from '../tls/tls-session.js';
 import type { TlsSessionInfo } from '../tls/tls-session.js';
 import type { TlsKeyStore } from '../tls/key-store.js';
+import type { MessageWorkerClient } from './message-worker-client.js';
 
 /** Reports an anomaly (the pipeline's capped, counted reporter). */
 export type PipelineAnomaly = (code: string, detail: string | undefined, at: At | undefined, connId: string | undefined) => void;
@@ -42,6 +43,7 @@ export class SessionContext implements AnalyzerContext {
   #cleartext = true;
   #encryptedFrom: number | null = null;
   #keys: TlsKeyStore;
+  #messageWorker: MessageWorkerClient | null;
   #tls: TlsSession | null = null;
   #analyzer: ProtocolAnalyzer | null = null;
   /** Implicit TLS: plaintext is the protocol session itself (onData), not a post-STARTTLS restart. */
@@ -60,8 +62,11 @@ export class SessionContext implements AnalyzerContext {
     aggregates: Aggregates;
     anomaly: PipelineAnomaly;
     keys: TlsKeyStore;
+    /** Messages are built on this worker (null/absent: inline). */
+    messageWorker?: MessageWorkerClient | null;
   }) {
     this.#keys = args.keys;
+    this.#messageWorker = args.messageWorker ?? null;
     this.conn = args.conn;
     this.protocol = args.protocol;
     this.sessionId = `${args.conn.id}-${args.protocol}`;
@@ -241,6 +246,7 @@ export class SessionContext implements AnalyzerContext {
       sink: this.#sink,
       aggregates: this.#agg,
       onDone: (s) => this.openSinks.delete(s),
+      worker: this.#messageWorker,
     });
     this.openSinks.add(sink);
     return sink;

@@ -1,0 +1,247 @@
+import { Worker } from 'node:worker_threads';
+import type { MessageBuildResult } from '../message/message-builder-types.js';
+import type { FromMessageWorker, MessageWorkerInit, ToMessageWorker } from './message-worker-protocol.js';
+import { OP, OP_WORDS } from './message-worker-protocol.js';
+
+/** Size of one arena (bytes). Arenas are reused: after warm-up no memory is freshly faulted. */
+const ARENA_BYTES = 1024 * 1024;
+/** Ops on the tape before it grows (it grows by doubling, and is reused). */
+const TAPE_INITIAL_OPS = 4096;
+
+/** Options of a {@link MessageWorkerClient}. */
+export interface MessageWorkerClientOptions extends MessageWorkerInit {
+  /** Bytes of arenas sent and not yet acknowledged above which {@link MessageWorkerClient.overloaded} is true. */
+  maxBacklogBytes: number;
+}
+
+/**
+ * The pipeline side of the message worker (message-worker.ts). Synchronous calls queue ops
+ * (message bytes copied into reused arenas); flush() posts them once per capture batch. Results
+ * come back asynchronously and are handed to the `onResult` callbacks in the order the callbacks
+ * were registered (close() order), so records stay deterministic.
+ */
+export class MessageWorkerClient {
+  readonly #worker: Worker;
+  readonly #maxBacklog: number;
+  /** Free arenas (reused). */
+  readonly #free: ArrayBuffer[] = [];
+  #arenas: ArrayBuffer[] = [];
+  #cur: Uint8Array | null = null;
+  #curOff = 0;
+  #tape = new Float64Array(TAPE_INITIAL_OPS * OP_WORDS);
+  #tapeLen = 0;
+  #opens: (string | null)[] = [];
+  #nextSlot = 1;
+  #backlog = 0;
+  readonly #results = new Map<number, MessageBuildResult>();
+  /** Registered consumers, in order: [slot, callback]. */
+  readonly #waiting: { slot: number; cb: (r: MessageBuildResult) => void }[] = [];
+  #waitingHead = 0;
+  #wakers: (() => void)[] = [];
+  #done: ((v: { sha256: string | null }) => void) | null = null;
+  #error: Error | null = null;
+  #terminated = false;
+
+  constructor(opts: MessageWorkerClientOptions) {
+    this.#maxBacklog = opts.maxBacklogBytes;
+    const init: MessageWorkerInit = {
+      attachmentsDir: opts.attachmentsDir,
+      limits: opts.limits,
+      maxPendingWriteBytes: opts.maxPendingWriteBytes,
+      hash: opts.hash,
+    };
+    if (import.meta.url.endsWith('.ts')) {
+      // Under tsx (tests run from src/): register its loader in the worker, then load the .ts entry.
+      const entry = JSON.stringify(new URL('./message-worker.ts', import.meta.url).href);
+      const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${entry}); })`;
+      this.#worker = new Worker(boot, { eval: true, workerData: init });
+    } else {
+      this.#worker = new Worker(new URL('./message-worker.js', import.meta.url), { workerData: init });
+    }
+    this.#worker.on('message', (m: FromMessageWorker) => this.#onMessage(m));
+    this.#worker.on('error', (e) => this.#fail(e));
+    this.#worker.on('exit', () => this.#fail(new Error('message worker exited')));
+  }
+
+  /** The first failure of the worker (a file that could not be written), or null. */
+  get error(): Error | null {
+    return this.#error;
+  }
+
+  /** True while more than maxBacklogBytes of arenas wait for acknowledgement: await {@link relieved}. */
+  get overloaded(): boolean {
+    return this.#backlog > this.#maxBacklog;
+  }
+
+  /** Resolves once the backlog is at most a quarter of the bound (or the worker failed). */
+  relieved(): Promise<void> {
+    if (this.#backlog <= this.#maxBacklog / 4 || this.#error) return Promise.resolve();
+    return new Promise((resolve) => this.#wakers.push(resolve));
+  }
+
+  /** Starts a message whose .eml goes to `emlPath` (null: none); returns its slot. */
+  open(emlPath: string | null): number {
+    const slot = this.#nextSlot++;
+    this.#opens.push(emlPath);
+    this.#op(OP.open, slot, this.#opens.length - 1, 0, 0);
+    return slot;
+  }
+
+  /** Message bytes (borrowed: copied now). */
+  write(slot: number, bytes: Uint8Array): void {
+    this.#copy(OP.write, slot, bytes);
+  }
+
+  gap(slot: number, length: number): void {
+    this.#op(OP.gap, slot, length, 0, 0);
+  }
+
+  end(slot: number, complete: boolean): void {
+    this.#op(OP.end, slot, complete ? 1 : 0, 0, 0);
+  }
+
+  /** Raw capture bytes for the capture SHA-256 (borrowed: copied now). */
+  hash(chunk: Uint8Array): void {
+    this.#copy(OP.hash, 0, chunk);
+  }
+
+  /**
+   * Calls `cb` with the result of `slot` (ended before, or to be ended) once it arrived and once
+   * every callback registered earlier was called.
+   */
+  onResult(slot: number, cb: (r: MessageBuildResult) => void): void {
+    this.#waiting.push({ slot, cb });
+    this.#deliver();
+  }
+
+  /** Posts the ops queued since the last flush (one message). */
+  flush(): void {
+    if (this.#tapeLen === 0 || this.#terminated) return;
+    const tape = this.#tape.slice(0, this.#tapeLen);
+    const arenas = this.#arenas;
+    this.#backlog += arenas.length * ARENA_BYTES;
+    const m: ToMessageWorker = { t: 'batch', tape, opens: this.#opens, arenas };
+    this.#worker.postMessage(m, [tape.buffer, ...arenas]);
+    this.#tapeLen = 0;
+    this.#opens = [];
+    this.#arenas = [];
+    this.#cur = null;
+    this.#curOff = 0;
+  }
+
+  /**
+   * Flushes, waits for every result and for the files to be written, and stops the worker.
+   * Returns the capture SHA-256 when hash() was used. Throws the worker's failure.
+   */
+  async finish(): Promise<{ sha256: string | null }> {
+    this.flush();
+    if (this.#error) throw this.#error;
+    const done = new Promise<{ sha256: string | null }>((resolve) => (this.#done = resolve));
+    this.#worker.postMessage({ t: 'end' } satisfies ToMessageWorker);
+    const r = await done;
+    await this.terminate();
+    if (this.#error) throw this.#error;
+    return r;
+  }
+
+  /** Stops the worker (idempotent). */
+  async terminate(): Promise<void> {
+    if (this.#terminated) return;
+    this.#terminated = true;
+    this.#worker.removeAllListeners('exit');
+    await this.#worker.terminate();
+    this.#wake();
+  }
+
+  #op(kind: number, slot: number, a: number, b: number, c: number): void {
+    let t = this.#tape;
+    const i = this.#tapeLen;
+    if (i + OP_WORDS > t.length) {
+      const grown = new Float64Array(t.length * 2);
+      grown.set(t);
+      t = this.#tape = grown;
+    }
+    t[i] = kind;
+    t[i + 1] = slot;
+    t[i + 2] = a;
+    t[i + 3] = b;
+    t[i + 4] = c;
+    this.#tapeLen = i + OP_WORDS;
+  }
+
+  #copy(kind: number, slot: number, bytes: Uint8Array): void {
+    const n = bytes.length;
+    let off = 0;
+    while (off < n) {
+      let cur = this.#cur;
+      if (cur === null || this.#curOff === cur.length) {
+        const ab = this.#free.pop() ?? new ArrayBuffer(ARENA_BYTES);
+        this.#arenas.push(ab);
+        cur = this.#cur = new Uint8Array(ab);
+        this.#curOff = 0;
+      }
+      const take = Math.min(n - off, cur.length - this.#curOff);
+      cur.set(off === 0 && take === n ? bytes : bytes.subarray(off, off + take), this.#curOff);
+      const arena = this.#arenas.length - 1;
+      // Consecutive bytes of the same message in the same arena: extend the previous op.
+      const t = this.#tape;
+      const p = this.#tapeLen - OP_WORDS;
+      if (p >= 0 && t[p] === kind && t[p + 1] === slot && t[p + 2] === arena && t[p + 3]! + t[p + 4]! === this.#curOff) {
+        t[p + 4] = t[p + 4]! + take;
+      } else {
+        this.#op(kind, slot, arena, this.#curOff, take);
+      }
+      this.#curOff += take;
+      off += take;
+    }
+  }
+
+  #onMessage(m: FromMessageWorker): void {
+    if (m.error && !this.#error) this.#error = new Error(m.error);
+    if (m.t === 'ack') {
+      this.#backlog -= m.arenas.length * ARENA_BYTES;
+      // Keep enough arenas for the backlog bound plus a batch; the rest is garbage.
+      for (const ab of m.arenas) {
+        if ((this.#free.length + 1) * ARENA_BYTES <= this.#maxBacklog + 8 * ARENA_BYTES) this.#free.push(ab);
+      }
+      for (const [slot, r] of m.results) this.#results.set(slot, r);
+      this.#deliver();
+      if (this.#backlog <= this.#maxBacklog / 4) this.#wake();
+    } else {
+      const d = this.#done;
+      this.#done = null;
+      d?.({ sha256: m.sha256 });
+    }
+    if (this.#error) this.#wake();
+  }
+
+  #deliver(): void {
+    const w = this.#waiting;
+    while (this.#waitingHead < w.length) {
+      const next = w[this.#waitingHead]!;
+      const r = this.#results.get(next.slot);
+      if (r === undefined) break;
+      this.#results.delete(next.slot);
+      w[this.#waitingHead++] = undefined as never;
+      next.cb(r);
+    }
+    if (this.#waitingHead > 1024 && this.#waitingHead * 2 > w.length) {
+      w.splice(0, this.#waitingHead);
+      this.#waitingHead = 0;
+    }
+  }
+
+  #wake(): void {
+    const ws = this.#wakers;
+    this.#wakers = [];
+    for (const w of ws) w();
+  }
+
+  #fail(e: Error): void {
+    this.#error ??= e;
+    this.#wake();
+    const d = this.#done;
+    this.#done = null;
+    d?.({ sha256: null });
+  }
+}

@@ -1,0 +1,58 @@
+import type { MessageBuildResult } from '../message/message-builder-types.js';
+
+/**
+ * Messages between the pipeline (PipelineMessageSink, via MessageWorkerClient) and the message
+ * worker (message-worker.ts). Bytes travel in arenas (ArrayBuffers transferred both ways and
+ * reused); the ops of one capture batch are one Float64Array "tape" of OP_WORDS-number ops.
+ */
+
+/** Numbers per op on the tape: [kind, slot, a, b, c]. */
+export const OP_WORDS = 5;
+
+/** Op kinds. */
+export const OP = {
+  /** [OPEN, slot, openIndex]: a new MessageBuilder; its .eml path is `opens[openIndex]`. */
+  open: 0,
+  /** [WRITE, slot, arena, offset, length]: message bytes (arena = index in the batch's arenas). */
+  write: 1,
+  /** [GAP, slot, length]: bytes missing. */
+  gap: 2,
+  /** [END, slot, complete(0/1)]: end of bytes; the result is posted back. */
+  end: 3,
+  /** [HASH, 0, arena, offset, length]: raw capture bytes for the capture SHA-256. */
+  hash: 4,
+} as const;
+
+/** Worker start-up data (workerData). */
+export interface MessageWorkerInit {
+  attachmentsDir: string | null;
+  limits: {
+    maxMessageBytes: number;
+    maxInMemoryMessageBytes: number;
+    maxMimeDepth: number;
+    maxMimeParts: number;
+    maxHeaderBytes: number;
+  };
+  /** FileWriteQueue bound (bytes); the worker holds its ack while more than half of it is pending. */
+  maxPendingWriteBytes: number;
+  /** HASH ops will come: 'done' carries their SHA-256. */
+  hash: boolean;
+}
+
+/** Main -> worker. */
+export type ToMessageWorker =
+  | { t: 'batch'; tape: Float64Array; opens: (string | null)[]; arenas: ArrayBuffer[] }
+  | { t: 'end' };
+
+/** Worker -> main. */
+export type FromMessageWorker =
+  | {
+      t: 'ack';
+      /** The batch's arenas, back for reuse. */
+      arenas: ArrayBuffer[];
+      /** [slot, result] of every message ended in the batch. */
+      results: [number, MessageBuildResult][];
+      /** First failure (write error, builder error), or null. */
+      error: string | null;
+    }
+  | { t: 'done'; sha256: string | null; error: string | null };

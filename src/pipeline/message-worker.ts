@@ -1,0 +1,95 @@
+/**
+ * The message worker (a worker_threads entry point, started by MessageWorkerClient): builds the
+ * messages the pipeline streams to it (MIME split, transfer decoding, hashing), writes their
+ * .eml and attachment files through its own FileWriteQueue, and hashes the raw capture.
+ * Ops are processed strictly in order; each batch is acknowledged (arenas back, results of the
+ * messages ended in it) once processed and once the write queue is back under its bound.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { parentPort, workerData } from 'node:worker_threads';
+import { MessageBuilder } from '../message/message-builder.js';
+import type { MessageBuildResult } from '../message/message-builder-types.js';
+import { recycleOwnedChunks, setOwnedChunksPoolBytes } from '../message/owned-chunks.js';
+import { FileWriteQueue } from '../output/file-write-queue.js';
+import type { FromMessageWorker, MessageWorkerInit, ToMessageWorker } from './message-worker-protocol.js';
+import { OP, OP_WORDS } from './message-worker-protocol.js';
+
+const init = workerData as MessageWorkerInit;
+const port = parentPort!;
+// Blocks come back from the write queue: keep as many as it may hold, to reuse warm memory.
+setOwnedChunksPoolBytes(2 * init.maxPendingWriteBytes);
+const queue = new FileWriteQueue({ maxPendingBytes: 2 * init.maxPendingWriteBytes, recycle: recycleOwnedChunks });
+const builders = new Map<number, MessageBuilder>();
+const captureHash: Hash | null = init.hash ? createHash('sha256') : null;
+let failure: string | null = null;
+
+const inbox: ToMessageWorker[] = [];
+let running = false;
+
+port.on('message', (m: ToMessageWorker) => {
+  inbox.push(m);
+  if (!running) void run();
+});
+
+async function run(): Promise<void> {
+  running = true;
+  try {
+    for (let m = inbox.shift(); m !== undefined; m = inbox.shift()) {
+      if (m.t === 'batch') {
+        const results = processBatch(m.tape, m.opens, m.arenas);
+        // Backpressure: the pipeline waits for acks, so hold this one while the files pile up.
+        if (queue.pendingBytes > init.maxPendingWriteBytes) await queue.drain(init.maxPendingWriteBytes / 4);
+        const out: FromMessageWorker = { t: 'ack', arenas: m.arenas, results, error: currentError() };
+        port.postMessage(out, m.arenas);
+      } else {
+        await queue.drain();
+        const out: FromMessageWorker = { t: 'done', sha256: captureHash ? captureHash.digest('hex') : null, error: currentError() };
+        port.postMessage(out);
+      }
+    }
+  } finally {
+    running = false;
+  }
+}
+
+function currentError(): string | null {
+  return failure ?? (queue.error ? queue.error.message : null);
+}
+
+function processBatch(tape: Float64Array, opens: (string | null)[], arenas: ArrayBuffer[]): [number, MessageBuildResult][] {
+  const results: [number, MessageBuildResult][] = [];
+  const views = arenas.map((a) => new Uint8Array(a));
+  for (let i = 0; i + OP_WORDS <= tape.length; i += OP_WORDS) {
+    const kind = tape[i]!;
+    const slot = tape[i + 1]!;
+    try {
+      if (kind === OP.hash) {
+        captureHash?.update(views[tape[i + 2]!]!.subarray(tape[i + 3]!, tape[i + 3]! + tape[i + 4]!));
+      } else if (kind === OP.open) {
+        builders.set(
+          slot,
+          new MessageBuilder({
+            emlPath: opens[tape[i + 2]!] ?? null,
+            attachmentsDir: init.attachmentsDir,
+            writer: queue,
+            limits: init.limits,
+          }),
+        );
+      } else {
+        const b = builders.get(slot);
+        if (!b) continue;
+        if (kind === OP.write) b.write(views[tape[i + 2]!]!.subarray(tape[i + 3]!, tape[i + 3]! + tape[i + 4]!));
+        else if (kind === OP.gap) b.gap(tape[i + 2]!);
+        else if (kind === OP.end) {
+          builders.delete(slot);
+          results.push([slot, b.end(tape[i + 2]! === 1)]);
+        }
+      }
+    } catch (e) {
+      // Only output failures throw (hostile input never does): the run cannot finish its case.
+      failure ??= e instanceof Error ? e.message : String(e);
+      builders.delete(slot);
+    }
+  }
+  return results;
+}
