@@ -10,7 +10,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { tally, type CheckResult } from './corpus/compare.js';
-import { runLabCapture, runPublicCapture, runPublicMailboxCapture, selectCorpus } from './corpus/run.js';
+import { hasExternalExpectations, runExternalCapture, runLabCapture, runPublicCapture, runPublicMailboxCapture, selectCorpus } from './corpus/run.js';
 import { sharedDir } from '../test/helpers/paths.js';
 
 interface Row {
@@ -57,6 +57,12 @@ async function main(): Promise<number> {
     const t0 = Date.now();
     rows.push({ capture: c.id, results: await runPublicMailboxCapture(c), ms: Date.now() - t0 });
   }
+  // Arkime / suricata-verify expectations (compareArkime / compareSuricata): own rows, "+ext".
+  for (const c of [...sel.publicSmtp, ...sel.publicMailbox, ...sel.publicOther]) {
+    if (!want(c.id) || !hasExternalExpectations(c)) continue;
+    const t0 = Date.now();
+    rows.push({ capture: `${c.id} +ext`, results: await runExternalCapture(c), ms: Date.now() - t0 });
+  }
   for (const c of sel.lab) {
     if (!want(c.id)) continue;
     const t0 = Date.now();
@@ -82,7 +88,7 @@ async function main(): Promise<number> {
     }
   }
   if (verbose) {
-    for (const status of ['tshark-error', 'skipped'] as const) {
+    for (const status of ['tshark-error', 'expected-difference', 'skipped'] as const) {
       const list = all.filter((r) => r.status === status);
       if (list.length === 0) continue;
       console.log(`\n${status} (${list.length}):`);
@@ -101,7 +107,7 @@ async function main(): Promise<number> {
   console.log(`\nBy check: ${[...byCheck].map(([k, v]) => `${k} ${v.match}/${v.match + v.mismatch}`).join(', ')}`);
   console.log(
     `Totals: ${rows.length} captures (${rows.filter((r) => tally(r.results).mismatch > 0).length} with mismatches), ` +
-      `${t.match} match, ${t.mismatch} mismatch, ${t['tshark-error']} tshark-error, ${t.skipped} skipped; ` +
+      `${t.match} match, ${t.mismatch} mismatch, ${t['tshark-error']} tshark-error, ${t['expected-difference']} expected-difference, ${t.skipped} skipped; ` +
       `${sel.publicOther.length} public captures without SMTP/POP3/IMAP not run; ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );
   if (jsonFile) writeFileSync(jsonFile, JSON.stringify(all, null, 1));

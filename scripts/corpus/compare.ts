@@ -10,6 +10,8 @@
  *   error (STARTTLS split as `STAR`, base64 SASL lines shown as commands, text after a refused
  *   DATA exported as a message); the reason names the case. We must be right there, not tshark.
  * - `skipped`: not comparable yet (encrypted, other protocol, Zeek artefact); the reason says why.
+ * - `expected-difference`: we differ from Arkime / Suricata by design (different model of the
+ *   same traffic); the reason names the design rule on each side.
  */
 import { createHash, createHmac } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -27,7 +29,7 @@ import type {
   ZeekSmtpRow,
 } from './loaders.js';
 
-export type CheckStatus = 'match' | 'mismatch' | 'skipped' | 'tshark-error';
+export type CheckStatus = 'match' | 'mismatch' | 'skipped' | 'tshark-error' | 'expected-difference';
 
 export interface CheckResult {
   capture: string;
@@ -1191,7 +1193,447 @@ function popSegmentExport(r: CheckResult, data: CaseData): CheckResult {
 
 /** Counts by status. */
 export function tally(results: CheckResult[]): Record<CheckStatus, number> {
-  const t: Record<CheckStatus, number> = { match: 0, mismatch: 0, skipped: 0, 'tshark-error': 0 };
+  const t: Record<CheckStatus, number> = { match: 0, mismatch: 0, skipped: 0, 'tshark-error': 0, 'expected-difference': 0 };
   for (const r of results) t[r.status]++;
   return t;
+}
+
+// ---------------------------------------------------------------------------------------------
+// (e) Arkime expected sessions (`X.arkime-expected.test`)
+// ---------------------------------------------------------------------------------------------
+
+const lower = (a: Iterable<string>): string[] => sorted([...a].map((x) => x.toLowerCase()));
+const md5 = (b: Uint8Array): string => createHash('md5').update(b).digest('hex');
+
+function sessionByTuple(sessions: SessionRecord[], cip: string, cport: number, sip: string, sport: number): SessionRecord | null {
+  const a = normalizeIp(cip);
+  const b = normalizeIp(sip);
+  for (const s of sessions)
+    if (normalizeIp(s.client.ip) === a && s.client.port === cport && normalizeIp(s.server.ip) === b && s.server.port === sport) return s;
+  return null;
+}
+
+/**
+ * MD5s Arkime puts in `email.md5` for one message. Arkime's SMTP parser (smtp.c) MD5s the
+ * decoded body of every MIME part whose Content-Transfer-Encoding is base64 (attachment or
+ * not: smtp-subject-gb2312-b has an md5 and no filename). We compute the same from our .eml
+ * and MIME part table, plus the MD5 of each saved attachment file.
+ */
+export function arkimeMd5s(m: MessageRecord, eml: Uint8Array | null, attachmentMd5: Map<string, string> | undefined, algo: 'md5' | 'sha256' = 'md5'): string[] {
+  const out: string[] = [];
+  for (const a of m.attachments) {
+    const h = algo === 'md5' ? attachmentMd5?.get(a.sha256) : a.sha256;
+    if (h) out.push(h);
+  }
+  if (eml)
+    for (const p of m.parts) {
+      if (p.transfer_encoding.toLowerCase() !== 'base64' || p.body_end <= p.body_start) continue;
+      const text = Buffer.from(eml.subarray(p.body_start, Math.min(p.body_end, eml.length))).toString('latin1');
+      const body = Buffer.from(text.replace(/[^A-Za-z0-9+/=]/g, ''), 'base64');
+      out.push(algo === 'md5' ? md5(body) : sha256(body));
+    }
+  return sorted(out);
+}
+
+interface ArkimeBody {
+  protocol?: string[];
+  user?: string[];
+  source?: { ip?: string; port?: number };
+  destination?: { ip?: string; port?: number };
+  email?: Record<string, unknown>;
+}
+
+const strList = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+
+/**
+ * Arkime's expected sessions vs our case folder. Each Arkime session with a mail protocol
+ * (smtp/pop3/imap in `protocol`) must be one of our sessions (same client/server 4-tuple,
+ * Arkime's `source` is the connection initiator), and each `email.*` / `user` field must agree:
+ *
+ * - `email.src`: Arkime adds both the MAIL FROM argument and the From: header addresses of
+ *   every message of the session (smtp-moloch-bof has both). Ours: envelope mail_from of every
+ *   transaction plus headers.from of every message in the session. Lower-cased sets, equal.
+ * - `email.dst`: RCPT TO arguments (every one, accepted or not: smtp-rcpt-553) plus To: and Cc:
+ *   addresses. Ours: every rcpt_to of every transaction plus headers.to/cc. Lower-cased sets.
+ * - `email.subject`: Arkime stores the RFC 2047-decoded Subject as-is (a leading space kept:
+ *   " MIME test"). Ours is decoded too; compared as sets, exact text.
+ * - `email.smtpHello`: set of our helo_names.
+ * - `email.filename`: set of our attachment filenames.
+ * - `email.md5` / `email.sha256`: see arkimeMd5s; sha256 = our attachment sha256s. Each
+ *   expected hash must be one of ours.
+ * - `email.folder` (IMAP): our imap.mailboxes_selected mailbox names (set).
+ * - `user`: usernames of our credentials in that session (set).
+ * Fields Arkime derives from its own model (host/id/header/bodyMagic/useragent/ip/ASN ...) are
+ * not compared. Sessions without a mail protocol (udp/tcp side flows, a body-only packet on port
+ * 8000) are skipped, naming why.
+ */
+export function compareArkime(capture: string, expected: unknown, data: CaseData): CheckResult[] {
+  const out: CheckResult[] = [];
+  const sessions3 = (expected as { sessions3?: { body?: ArkimeBody }[] } | null)?.sessions3;
+  if (!Array.isArray(sessions3)) return [result(capture, 'arkime', 'mismatch', 'sessions3[]', null, 'Arkime expectation file has no sessions3 array')];
+  for (const [i, entry] of sessions3.entries()) {
+    const b = entry.body ?? {};
+    const protos = strList(b.protocol);
+    const mailProto = protos.find((p) => p === 'smtp' || p === 'pop3' || p === 'imap');
+    const tuple = `${b.source?.ip}:${b.source?.port} -> ${b.destination?.ip}:${b.destination?.port}`;
+    const what = `session ${i} ${tuple}`;
+    if (!mailProto) {
+      out.push(result(capture, 'arkime-session', 'skipped', what, null, `Arkime classifies it as ${protos.join('/') || 'nothing'}: not a mail session`));
+      continue;
+    }
+    const s = sessionByTuple(data.sessions, b.source?.ip ?? '', b.source?.port ?? -1, b.destination?.ip ?? '', b.destination?.port ?? -1);
+    const ourProto = mailProto === 'pop3' ? 'pop3' : mailProto;
+    if (!s || s.protocol !== ourProto) {
+      out.push(result(capture, 'arkime-session', 'mismatch', `${mailProto} ${what}`, s ? `${s.protocol} ${s.session_id}` : data.sessions.map((x) => `${x.protocol} ${x.client.ip}:${x.client.port}`), 'no session of that protocol for this 4-tuple'));
+      continue;
+    }
+    out.push(result(capture, 'arkime-session', 'match', `${mailProto} ${what}`, s.session_id));
+    const msgs = data.messages.filter((m) => m.session_id === s.session_id);
+    const tx = s.smtp?.transactions ?? [];
+    const email = b.email ?? {};
+    const setCheck = (field: string, want: string[], got: string[], how: 'equal' | 'subset', note = ''): void => {
+      const ok = how === 'equal' ? sameList(sorted(want), sorted(got)) : want.every((w) => got.includes(w));
+      out.push(result(capture, `arkime-${field}`, ok ? 'match' : 'mismatch', sorted(want), sorted(got), ok ? note : `${what}: ${field} differs${note ? ` (${note})` : ''}`));
+    };
+    if ('src' in email)
+      setCheck('src', lower(strList(email.src)), lower([...tx.map((t) => envelopeAddress(t.mail_from) ?? '').filter((x) => x !== ''), ...msgs.flatMap((m) => m.headers.from.map((a) => a.address))]), 'equal');
+    if ('dst' in email)
+      setCheck('dst', lower(strList(email.dst)), lower([...tx.flatMap((t) => t.rcpt_to.map((r) => envelopeAddress(r.address) ?? '')).filter((x) => x !== ''), ...msgs.flatMap((m) => [...m.headers.to, ...m.headers.cc].map((a) => a.address))]), 'equal');
+    if ('subject' in email) {
+      const want = sorted(strList(email.subject));
+      const got = sorted(msgs.map((m) => m.headers.subject).filter((x): x is string => x !== null));
+      if (!sameList(want, got) && sameList(sorted(want.map((x) => x.trim())), sorted(got.map((x) => x.trim()))))
+        // Arkime keeps the blanks after "Subject:" and before the line end (" MIME test"); we
+        // store the unstructured value trimmed (RFC 5322 §3.2.2: FWS around it is not content).
+        out.push(result(capture, 'arkime-subject', 'expected-difference', want, got, 'equal once leading/trailing blanks are trimmed: Arkime keeps them, we trim the unstructured value'));
+      else setCheck('subject', want, got, 'equal');
+    }
+    // Arkime lower-cases the HELO/EHLO argument (smtp.c stores smtpHello lower-case: "ADCDTEST" -> "adcdtest").
+    if ('smtpHello' in email) setCheck('smtpHello', lower(strList(email.smtpHello)), lower(s.smtp?.helo_names ?? []), 'equal', 'lower-cased: Arkime lower-cases smtpHello');
+    const fnWant = strList(email.filename);
+    const fnGot = msgs.flatMap((m) => m.attachments.map((a) => a.filename)).filter((x): x is string => x !== null);
+    // Arkime caps stored strings at 4095 characters (smtp-moloch-bof: an 8192-char filename).
+    if ('filename' in email && !sameList(sorted(fnWant), sorted(fnGot)) && fnWant.length === fnGot.length && fnWant.every((w) => w.length === 4095 ? fnGot.some((g) => g.startsWith(w)) : fnGot.includes(w)))
+      out.push(result(capture, 'arkime-filename', 'expected-difference', fnWant.map((x) => x.length), fnGot.map((x) => x.length), 'Arkime truncates the filename at 4095 characters; ours is the whole declared name (it starts with Arkime\'s)'));
+    else if ('filename' in email)
+      setCheck('filename', strList(email.filename), msgs.flatMap((m) => m.attachments.map((a) => a.filename)).filter((x): x is string => x !== null), 'equal');
+    if ('md5' in email)
+      setCheck('md5', strList(email.md5), msgs.flatMap((m) => arkimeMd5s(m, data.eml.get(m.message_id) ?? null, data.attachmentMd5)), 'subset', 'each Arkime md5 is the MD5 of one of our base64 parts / attachments');
+    if ('sha256' in email)
+      setCheck('sha256', strList(email.sha256), msgs.flatMap((m) => arkimeMd5s(m, data.eml.get(m.message_id) ?? null, data.attachmentMd5, 'sha256')), 'subset', 'each Arkime sha256 is the SHA-256 of one of our base64 parts / attachments');
+    if ('folder' in email) {
+      const imap = s['imap'] as { mailboxes_selected?: { mailbox: string }[] } | undefined;
+      setCheck('folder', strList(email.folder), (imap?.mailboxes_selected ?? []).map((x) => x.mailbox), 'equal');
+    }
+    if ('user' in b) setCheck('user', strList(b.user), data.credentials.filter((c) => c.session_id === s.session_id && c.username !== null).map((c) => c.username!), 'equal');
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// (f) suricata-verify EVE filter checks (`X.suricata-verify-expected.<test>.test.yaml`)
+// ---------------------------------------------------------------------------------------------
+
+export type YamlValue = string | number | boolean | null | YamlValue[] | { [k: string]: YamlValue };
+
+function yamlScalar(raw: string): YamlValue {
+  const t = raw.trim();
+  if (t === '' || t === '~' || t === 'null') return t === '' ? '' : null;
+  if (t.startsWith("'") && t.endsWith("'") && t.length >= 2) return t.slice(1, -1).replace(/''/g, "'");
+  if (t.startsWith('"') && t.endsWith('"') && t.length >= 2) {
+    try {
+      return JSON.parse(t) as string;
+    } catch {
+      return t.slice(1, -1);
+    }
+  }
+  if (t.startsWith('[') && t.endsWith(']')) {
+    const inner = t.slice(1, -1).trim();
+    return inner === '' ? [] : splitFlow(inner).map(yamlScalar);
+  }
+  if (t === 'true' || t === 'false') return t === 'true';
+  if (/^-?\d+(\.\d+)?$/.test(t)) return Number(t);
+  return t;
+}
+
+function splitFlow(s: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let q: string | null = null;
+  for (const c of s) {
+    if (q) {
+      cur += c;
+      if (c === q) q = null;
+    } else if (c === '"' || c === "'") {
+      q = c;
+      cur += c;
+    } else if (c === ',') {
+      out.push(cur);
+      cur = '';
+    } else cur += c;
+  }
+  out.push(cur);
+  return out;
+}
+
+/** Drops a `# comment` that is not inside quotes. */
+function stripComment(line: string): string {
+  let q: string | null = null;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (q) {
+      if (c === q) q = null;
+    } else if (c === '"' || c === "'") q = c;
+    else if (c === '#' && (i === 0 || /\s/.test(line[i - 1]!))) return line.slice(0, i);
+  }
+  return line;
+}
+
+/**
+ * A minimal block-YAML reader, enough for suricata-verify test.yaml: nested maps by indentation,
+ * `- ` sequences (of maps or scalars), plain / quoted scalars, flow lists `[a, "b"]`, comments.
+ * No anchors, multi-line strings or flow maps (unknown constructs become plain strings).
+ */
+export function parseYamlSubset(text: string): YamlValue {
+  const lines = text
+    .split(/\r?\n/)
+    .map(stripComment)
+    .filter((l) => l.trim() !== '' && l.trim() !== '---')
+    .map((l) => ({ indent: l.length - l.trimStart().length, text: l.trim() }));
+  let i = 0;
+  const keyRe = /^("[^"]*"|'[^']*'|[^:'"]+?):(?:\s+(.*)|$)/;
+  const parseBlock = (indent: number): YamlValue => {
+    if (i >= lines.length) return null;
+    if (lines[i]!.text.startsWith('- ') || lines[i]!.text === '-') {
+      const arr: YamlValue[] = [];
+      while (i < lines.length && lines[i]!.indent === indent && (lines[i]!.text.startsWith('- ') || lines[i]!.text === '-')) {
+        const rest = lines[i]!.text.slice(1).trimStart();
+        const inner = indent + (lines[i]!.text.length - rest.length);
+        if (rest === '') {
+          i++;
+          arr.push(i < lines.length && lines[i]!.indent > indent ? parseBlock(lines[i]!.indent) : null);
+        } else if (keyRe.test(rest) && !rest.startsWith('[') && !rest.startsWith('"') && !rest.startsWith("'")) {
+          lines[i] = { indent: inner, text: rest }; // the item is a map: re-read this line as its first key
+          arr.push(parseBlock(inner));
+        } else {
+          arr.push(yamlScalar(rest));
+          i++;
+        }
+      }
+      return arr;
+    }
+    const obj: { [k: string]: YamlValue } = {};
+    while (i < lines.length && lines[i]!.indent === indent && !lines[i]!.text.startsWith('- ')) {
+      const m = keyRe.exec(lines[i]!.text);
+      if (!m) {
+        i++;
+        continue;
+      }
+      const key = m[1]!.replace(/^["']|["']$/g, '');
+      const val = m[2];
+      i++;
+      if (val !== undefined && val.trim() !== '') obj[key] = yamlScalar(val);
+      else if (i < lines.length && (lines[i]!.indent > indent || (lines[i]!.indent === indent && lines[i]!.text.startsWith('- '))))
+        obj[key] = parseBlock(lines[i]!.indent);
+      else obj[key] = null;
+    }
+    return obj;
+  };
+  return lines.length === 0 ? null : parseBlock(lines[0]!.indent);
+}
+
+/** One event we offer to a Suricata filter: an SMTP transaction (with its message), or a session without one. */
+interface SuricataEvent {
+  session: SessionRecord;
+  tx: SmtpTransactionRecord | null;
+  message: MessageRecord | null;
+}
+
+/** Match keys we compare; everything else in a filter is Suricata-internal (tx_id, pcap_cnt, email.status, flow.*, ...). */
+const SURICATA_COMPARED = /^(src_ip|src_port|dest_ip|dest_port|smtp\.helo|smtp\.mail_from|smtp\.rcpt_to\[\d+\]|email\.(from|subject|message_id|x_mailer|date|(to|cc|attachment)\[\d+\])|fileinfo\.(filename|size|sha256))$/;
+/** Keys that only say "this is SMTP" (already implied by our events). */
+const SURICATA_NEUTRAL = new Set(['event_type', 'app_proto', 'proto']);
+
+/**
+ * The value our event gives for one Suricata EVE key (undefined = key absent), normalised:
+ * - smtp.mail_from / smtp.rcpt_to[i]: Suricata logs the command argument as written, with <>;
+ *   ours are compared as `<address>` (every RCPT, accepted or not, in command order).
+ * - smtp.helo: Suricata logs the HELO/EHLO argument; ours is the session's helo_names (the value
+ *   must be one of them, see matchesValue).
+ * - email.from / email.to[i] / email.cc[i]: Suricata logs the raw header value (to/cc split at
+ *   commas); compared by address (addressOf), lower-cased, against our parsed headers.
+ * - email.subject: Suricata's value is raw; RFC 2047 words decoded and whitespace collapsed on
+ *   both sides. email.message_id/date/x_mailer: raw header text, whitespace collapsed.
+ * - email.attachment[i] / fileinfo.filename/size/sha256: must be one of the message's attachments.
+ */
+function suricataValue(e: SuricataEvent, key: string): string[] | undefined {
+  const h = e.message?.headers;
+  const idx = /\[(\d+)\]$/.exec(key);
+  const n = idx ? Number(idx[1]) : -1;
+  switch (key.replace(/\[\d+\]$/, '')) {
+    case 'src_ip':
+      return [normalizeIp(e.session.client.ip)];
+    case 'dest_ip':
+      return [normalizeIp(e.session.server.ip)];
+    case 'src_port':
+      return [String(e.session.client.port)];
+    case 'dest_port':
+      return [String(e.session.server.port)];
+    case 'smtp.helo':
+      return e.session.smtp?.helo_names.length ? e.session.smtp.helo_names : undefined;
+    case 'smtp.mail_from': {
+      const a = e.tx ? envelopeAddress(e.tx.mail_from) : null;
+      return a === null ? undefined : [a.toLowerCase()];
+    }
+    case 'smtp.rcpt_to': {
+      const r = e.tx?.rcpt_to[n];
+      return r ? [(envelopeAddress(r.address) ?? '').toLowerCase()] : undefined;
+    }
+    case 'email.from':
+      return h && h.from.length > 0 ? h.from.map((a) => a.address.toLowerCase()) : undefined;
+    case 'email.to':
+      return h && h.to[n] ? [h.to[n]!.address.toLowerCase()] : undefined;
+    case 'email.cc':
+      return h && h.cc[n] ? [h.cc[n]!.address.toLowerCase()] : undefined;
+    case 'email.subject':
+      return h?.subject != null ? [collapse(h.subject)!] : undefined;
+    case 'email.message_id':
+      return h?.message_id != null ? [collapse(stripAngle(h.message_id))!] : undefined;
+    case 'email.date':
+      return h?.date != null ? [collapse(h.date)!] : undefined;
+    case 'email.x_mailer':
+      return h?.x_mailer != null ? [collapse(h.x_mailer)!] : undefined;
+    case 'email.attachment':
+    case 'fileinfo.filename': {
+      const f = (e.message?.attachments ?? []).map((a) => a.filename).filter((x): x is string => x !== null);
+      return f.length ? f : undefined;
+    }
+    case 'fileinfo.size': {
+      const f = (e.message?.attachments ?? []).map((a) => String(a.size));
+      return f.length ? f : undefined;
+    }
+    case 'fileinfo.sha256': {
+      const f = (e.message?.attachments ?? []).map((a) => a.sha256);
+      return f.length ? f : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+function suricataExpected(key: string, v: YamlValue): string {
+  const s = typeof v === 'string' ? v : JSON.stringify(v);
+  const base = key.replace(/\[\d+\]$/, '');
+  if (base === 'smtp.mail_from' || base === 'smtp.rcpt_to') return (envelopeAddress(s) ?? '').toLowerCase();
+  if (base === 'email.from' || base === 'email.to' || base === 'email.cc') return addressOf(s).toLowerCase();
+  if (base === 'src_ip' || base === 'dest_ip') return normalizeIp(s);
+  if (base === 'email.subject' || base === 'email.date' || base === 'email.x_mailer') return collapse(decodeEncodedWords(s))!;
+  if (base === 'email.message_id') return collapse(stripAngle(s))!;
+  return s;
+}
+
+/** Arguments that do not change what Suricata logs for SMTP (checksum validation, IPS stream mode, run mode, lua rules, frame output). */
+const HARMLESS_ARGS = /^(-k none|--set stream\.inline=true|--runmode=single|--set security\.lua\.allow-rules=true|--set outputs\.\d+\.eve-log\.types\.\d+\.frame\.enabled=yes)$/;
+
+/**
+ * suricata-verify filter checks vs our SMTP facts. Each `filter` whose `event_type` is `smtp` (or
+ * `fileinfo` with app_proto smtp) is compared: our events are the SMTP transactions (Suricata
+ * logs one smtp event per transaction) plus each SMTP session without one (Suricata logs a
+ * HELO-only session as a transaction too). The filter's comparable keys (SURICATA_COMPARED,
+ * normalised as in suricataValue) select our events; their number must equal `count`;
+ * `not-has-key` keys must be absent. Filters with no comparable key besides event_type cannot
+ * select anything of ours (tx_id, pcap_cnt, email.status ... are Suricata internals): skipped.
+ * Alerts, flow, stats, anomaly, drop, frame events: skipped (rules/engine state).
+ * Tests skipped whole: `args` that change engine behaviour (`--simulate-ips` firewall drop
+ * tests: what Suricata logs depends on the rules dropping traffic; reassembly depth), and
+ * filters with `requires: lt-version` (output of older Suricata releases).
+ */
+export function compareSuricata(capture: string, yamlTests: { name: string; text: string }[], data: CaseData): CheckResult[] {
+  const out: CheckResult[] = [];
+  const events: SuricataEvent[] = [];
+  for (const s of data.sessions) {
+    if (s.protocol !== 'smtp') continue;
+    const txs = s.smtp?.transactions ?? [];
+    if (txs.length === 0) events.push({ session: s, tx: null, message: null });
+    for (const t of txs) events.push({ session: s, tx: t, message: t.message_id ? (data.messages.find((m) => m.message_id === t.message_id) ?? null) : null });
+  }
+  for (const t of yamlTests) {
+    const test = t.name.replace(/^.*\.suricata-verify-expected\./, '').replace(/\.test\.yaml$/, '');
+    const doc = parseYamlSubset(t.text) as { [k: string]: YamlValue } | null;
+    if (!doc || typeof doc !== 'object' || Array.isArray(doc)) {
+      out.push(result(capture, `suricata:${test}`, 'mismatch', 'a YAML map', t.text.slice(0, 80), 'test.yaml not readable by parseYamlSubset'));
+      continue;
+    }
+    const args = (Array.isArray(doc.args) ? doc.args : []).map((a) => String(a).trim());
+    const bad = args.filter((a) => !HARMLESS_ARGS.test(a));
+    if (bad.length > 0) {
+      out.push(result(capture, `suricata:${test}`, 'skipped', `test ${test}`, null, `runs Suricata with ${bad.join(' ')}: its logged events depend on that engine mode/config (IPS drops, reassembly depth), not only on the traffic`));
+      continue;
+    }
+    const checks = Array.isArray(doc.checks) ? doc.checks : [];
+    for (const [ci, c] of checks.entries()) {
+      const f = (c as { [k: string]: YamlValue } | null)?.filter as { [k: string]: YamlValue } | undefined;
+      const what = `${test} check ${ci}`;
+      if (!f || typeof f !== 'object') {
+        out.push(result(capture, `suricata:${test}`, 'skipped', what, null, 'not a filter check (stats / shell / file): engine counters'));
+        continue;
+      }
+      const req = f.requires as { [k: string]: YamlValue } | undefined;
+      if (req && typeof req === 'object' && ('lt-version' in req || 'features' in req || 'feature' in req)) {
+        out.push(result(capture, `suricata:${test}`, 'skipped', what, JSON.stringify(req), 'filter describes older Suricata output or needs a build feature'));
+        continue;
+      }
+      const match = (f.match ?? {}) as { [k: string]: YamlValue };
+      const et = match.event_type;
+      if (!(et === 'smtp' || (et === 'fileinfo' && match.app_proto === 'smtp'))) {
+        out.push(result(capture, `suricata:${test}`, 'skipped', what, null, `event_type ${String(et)}: rule/engine output, not an SMTP fact`));
+        continue;
+      }
+      const keys = Object.keys(match).filter((k) => SURICATA_COMPARED.test(k));
+      const ignored = Object.keys(match).filter((k) => !SURICATA_COMPARED.test(k) && !SURICATA_NEUTRAL.has(k));
+      const noKey = Array.isArray(f['not-has-key']) ? (f['not-has-key'] as YamlValue[]).map(String).filter((k) => SURICATA_COMPARED.test(k)) : [];
+      if (keys.length === 0 && noKey.length === 0) {
+        out.push(result(capture, `suricata:${test}`, 'skipped', what, null, `no comparable key (only ${ignored.join(', ') || 'event_type'}): Suricata transaction ids / parser states select the event`));
+        continue;
+      }
+      const want = Object.fromEntries(keys.map((k) => [k, suricataExpected(k, match[k]!)]));
+      // Suricata truncates long logged strings (filenames at 255 bytes, command arguments near 4 KiB):
+      // a value of 255+ characters that is a prefix of ours counts as selecting, but the
+      // result is then an expected-difference, not a match.
+      let truncated = false;
+      const has = (vals: string[] | undefined, w: string): boolean => {
+        if (!vals) return false;
+        if (vals.includes(w)) return true;
+        if (w.length >= 255 && vals.some((v) => v.length > w.length && v.startsWith(w))) return (truncated = true);
+        return false;
+      };
+      const hits = events.filter((e) => keys.every((k) => has(suricataValue(e, k), want[k]!)) && noKey.every((k) => suricataValue(e, k) === undefined));
+      const count = typeof f.count === 'number' ? f.count : null;
+      // A filter that names tx_id selects one Suricata transaction; our transaction numbering
+      // differs (Suricata opens a tx per HELO/RSET/rejected command group), so tx_id is not
+      // compared. Then `count: 0` only says "that tx id has no such event": not comparable;
+      // `count: N>0` means such an event exists: we need at least one.
+      if ('tx_id' in match && count === 0) {
+        out.push(result(capture, `suricata:${test}`, 'skipped', what, { count: hits.length }, `count 0 for tx_id ${String(match.tx_id)}: Suricata transaction ids are not ours`));
+        continue;
+      }
+      const ok = count === null || 'tx_id' in match ? hits.length >= Math.max(1, count ?? 1) : hits.length === count;
+      const exp = { count, match: want, ...(noKey.length ? { 'not-has-key': noKey } : {}) };
+      const got = { count: hits.length, events: hits.map((e) => `${e.session.session_id}#${e.tx?.index ?? '-'}`) };
+      if (ok && truncated) {
+        out.push(result(capture, `suricata:${test}`, 'expected-difference', exp, got, 'Suricata logged a truncated value (255-byte filename / long command argument); ours is complete and starts with it'));
+        continue;
+      }
+      out.push(result(capture, `suricata:${test}`, ok ? 'match' : 'mismatch', exp, got, ok ? (ignored.length ? `not compared: ${ignored.join(', ')}` : '') : `${what}: ${hits.length} of our events select, Suricata logged ${count}${ignored.length ? ` (not compared: ${ignored.join(', ')})` : ''}`));
+    }
+  }
+  return out;
+}
+
+/** Arkime and suricata-verify checks of one public capture (none when it has neither file). */
+export function compareExternal(capture: PublicCapture, data: CaseData): CheckResult[] {
+  const out: CheckResult[] = [];
+  if (capture.arkimeExpected !== undefined && capture.arkimeExpected !== null) out.push(...compareArkime(capture.id, capture.arkimeExpected, data));
+  if (capture.suricataTests && capture.suricataTests.length > 0) out.push(...compareSuricata(capture.id, capture.suricataTests, data));
+  return out;
 }

@@ -6,6 +6,7 @@
  * missing optional file: they return null / [] so a capture without a given baseline simply
  * has no check of that kind.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type {
@@ -330,6 +331,10 @@ export interface PublicCapture {
   zeekSmtpLogs: { name: string; rows: ZeekSmtpRow[] }[];
   /** Zeek-extracted files: whole messages (`extract_files.mail`) and MIME entities (`thefileN`). */
   zeekFiles: { name: string; kind: 'message' | 'entity'; bytes: Uint8Array }[];
+  /** Arkime's expected session JSON (`X.arkime-expected.test`, `{sessions3: [{body}]}`), parsed; null when absent. */
+  arkimeExpected?: unknown;
+  /** suricata-verify test files (`X.suricata-verify-expected.<test>.test.yaml`), raw text, by file name. */
+  suricataTests?: { name: string; text: string }[];
   /** True when the capture carries SMTP by the rule in isSmtpCapture. */
   smtp: boolean;
   /** MANIFEST marks the file corrupt. */
@@ -365,7 +370,21 @@ export function loadPublicCapture(publicDir: string, entry: ManifestEntry): Publ
   const zeekSmtpLogs: PublicCapture['zeekSmtpLogs'] = [];
   const zeekFiles: PublicCapture['zeekFiles'] = [];
   const siblings = existsSync(dir) ? readdirSync(dir).sort() : [];
+  const suricataTests: { name: string; text: string }[] = [];
+  let arkimeExpected: unknown = null;
   for (const name of siblings) {
+    if (name === `${base}.arkime-expected.test`) {
+      try {
+        arkimeExpected = JSON.parse(readFileSync(join(dir, name), 'utf8')) as unknown;
+      } catch {
+        arkimeExpected = null;
+      }
+      continue;
+    }
+    if (name.startsWith(`${base}.suricata-verify-expected.`) && name.endsWith('.test.yaml')) {
+      suricataTests.push({ name, text: readFileSync(join(dir, name), 'utf8') });
+      continue;
+    }
     if (!name.startsWith(`${base}.zeek-expected.`)) continue;
     const p = join(dir, name);
     if (name.endsWith('.smtp.log')) zeekSmtpLogs.push({ name, rows: parseZeekSmtpLog(readFileSync(p, 'utf8')) });
@@ -384,6 +403,8 @@ export function loadPublicCapture(publicDir: string, entry: ManifestEntry): Publ
     decodeAs: decodeAs === null ? null : decodeAs.trim(),
     zeekSmtpLogs,
     zeekFiles,
+    arkimeExpected,
+    suricataTests,
     smtp: false,
     corrupt: /corrupt/i.test(entry.linkType) || /CORRUPT FILE/.test(entry.notes),
   };
@@ -510,6 +531,8 @@ export interface CaseData {
   anomalies: AnomalyRecord[];
   /** The .eml bytes by message_id (null when the file is missing). */
   eml: Map<string, Uint8Array | null>;
+  /** MD5 (hex) of each attachments/<sha256> file, by sha256 (Arkime reports attachment MD5s). */
+  attachmentMd5?: Map<string, string>;
   /** Extra record streams (sieve_scripts.jsonl, mailbox_events.jsonl); empty when absent. */
   extra?: { sieve_scripts: Record<string, unknown>[]; mailbox_events: Record<string, unknown>[] };
 }
@@ -538,7 +561,15 @@ export function loadCaseFolder(dir: string): CaseData {
     eml.set(m.message_id, existsSync(p) ? new Uint8Array(readFileSync(p)) : null);
   }
   const summaryPath = join(dir, 'summary.json');
+  const attachmentMd5 = new Map<string, string>();
+  for (const m of messages)
+    for (const a of m.attachments ?? []) {
+      if (attachmentMd5.has(a.sha256) || !a.path) continue;
+      const p = join(dir, a.path);
+      if (existsSync(p)) attachmentMd5.set(a.sha256, createHash('md5').update(readFileSync(p)).digest('hex'));
+    }
   return {
+    attachmentMd5,
     dir,
     summary: existsSync(summaryPath) ? JSON.parse(readFileSync(summaryPath, 'utf8')) : null,
     sessions: readJsonl<SessionRecord>(join(dir, 'sessions.jsonl')),

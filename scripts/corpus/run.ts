@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { analyze as analyzeImpl } from '../../src/pipeline/analyze.js';
-import { compareLab, comparePublic, comparePublicMailbox, type CheckResult } from './compare.js';
+import { compareExternal, compareLab, comparePublic, comparePublicMailbox, type CheckResult } from './compare.js';
 import { isMailboxCapture, loadCaseFolder, loadLabCorpus, loadPublicCorpus, type CaseData, type LabCapture, type PublicCapture } from './loaders.js';
 
 /**
@@ -90,6 +90,22 @@ export async function runPublicMailboxCapture(c: PublicCapture): Promise<CheckRe
     return [failure(c.id, err)];
   }
   return comparePublicMailbox(c, data);
+}
+
+/** True when a public capture has Arkime or suricata-verify expectations. */
+export function hasExternalExpectations(c: PublicCapture): boolean {
+  return (c.arkimeExpected !== undefined && c.arkimeExpected !== null) || (c.suricataTests?.length ?? 0) > 0;
+}
+
+/** Only the Arkime / suricata-verify checks of one public capture (an analyze() failure is one mismatch). */
+export async function runExternalCapture(c: PublicCapture): Promise<CheckResult[]> {
+  let data: CaseData;
+  try {
+    data = await analyzeToCase(c.file);
+  } catch (err) {
+    return [failure(c.id, err)];
+  }
+  return compareExternal(c, data);
 }
 
 /** The key logs a lab capture's truths name (`"keylog": "X.keylog"`), that exist. */

@@ -1,0 +1,58 @@
+/**
+ * Arkime (`X.arkime-expected.test`) and suricata-verify (`X.suricata-verify-expected.*.test.yaml`)
+ * expectations vs our case folders (scripts/corpus/compare.ts compareArkime / compareSuricata).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sharedDir, SHARED_SKIP_REASON } from '../helpers/paths.js';
+import { parseYamlSubset, type CheckResult } from '../../scripts/corpus/compare.js';
+import { hasExternalExpectations, runExternalCapture, selectCorpus } from '../../scripts/corpus/run.js';
+
+/**
+ * Open disagreements still under triage (see the integrator report): each is believed to be a
+ * mailsleuth issue or an unexplained Arkime rule, not a harness artefact. The main test fails on
+ * any mismatch not listed here; the todo test lists these until they are fixed.
+ */
+const OPEN: readonly string[] = [
+  'arkime/smtp-subject-windows.pcap arkime-subject',
+  'arkime/smtp-subject-multi-nospace.pcap arkime-subject',
+  'arkime/imap.pcap arkime-dst',
+  'arkime/imap.pcap arkime-subject',
+  'suricata-verify/smtp-bdat-bad-tail-reply-queue/input.pcap suricata:smtp-bdat-bad-tail-reply-queue',
+  'suricata-verify/smtp-long-command/input.pcap suricata:smtp-long-command',
+  'suricata-verify/smtp-rejected-ehlo-preserves-envelope/input.pcap suricata:smtp-rejected-ehlo-preserves-envelope',
+];
+
+test('parseYamlSubset reads suricata-verify shapes', () => {
+  const y = parseYamlSubset("requires:\n  min-version: 8\nargs:\n  - -k none\nchecks:\n  - filter:\n      count: 1\n      match:\n        smtp.helo: GP # c\n        email.from: '\"A B\" <a@b>'\n        not-has-key: [\"x[0]\", y]\n  - stats:\n      n: 2\n");
+  assert.deepEqual(y, {
+    requires: { 'min-version': 8 },
+    args: ['-k none'],
+    checks: [{ filter: { count: 1, match: { 'smtp.helo': 'GP', 'email.from': '"A B" <a@b>', 'not-has-key': ['x[0]', 'y'] } } }, { stats: { n: 2 } }],
+  });
+});
+
+let results: CheckResult[] | null = null;
+async function all(): Promise<CheckResult[]> {
+  if (results) return results;
+  const sel = selectCorpus(sharedDir!);
+  const caps = [...sel.publicSmtp, ...sel.publicMailbox, ...sel.publicOther].filter(hasExternalExpectations);
+  results = [];
+  for (const c of caps) results.push(...(await runExternalCapture(c)));
+  return results;
+}
+const key = (r: CheckResult): string => `${r.capture} ${r.check}`;
+
+test('Arkime and suricata-verify expectations: no mismatch outside the open list', { skip: sharedDir === null ? SHARED_SKIP_REASON : false }, async () => {
+  const r = await all();
+  assert.ok(r.filter((x) => x.status === 'match' && x.check.startsWith('arkime-')).length >= 30, 'Arkime fields compared');
+  assert.ok(r.filter((x) => x.status === 'match' && x.check.startsWith('suricata:')).length >= 30, 'Suricata filters compared');
+  for (const x of r) if (x.status === 'skipped' || x.status === 'expected-difference') assert.notEqual(x.reason, '', `${key(x)} says why`);
+  const bad = r.filter((x) => x.status === 'mismatch' && !OPEN.includes(key(x))).map((x) => `${key(x)}: ${x.reason}`);
+  assert.deepEqual(bad, []);
+});
+
+test('open Arkime/Suricata disagreements are resolved', { skip: sharedDir === null ? SHARED_SKIP_REASON : false, todo: 'see OPEN list' }, async () => {
+  const r = await all();
+  assert.deepEqual(r.filter((x) => x.status === 'mismatch').map(key), []);
+});
