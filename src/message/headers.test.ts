@@ -2,7 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { addressParser } from 'postal-mime';
 import { parseAddressList } from './address-list.js';
-import { buildMessageHeaders, parseHeaderFields, parseReceived, parseRfc5322Date } from './headers.js';
+import iconv from 'iconv-lite';
+import { buildMessageHeaders, decodeHeaderBytes, decodeWindows1252, parseHeaderFields, parseReceived, parseRfc5322Date } from './headers.js';
 import { Base64Decoder, IdentityDecoder, QuotedPrintableDecoder, type BodyDecoder, type ByteSink } from './transfer-decoders.js';
 
 interface PmAddress {
@@ -163,5 +164,36 @@ describe('transfer decoders', () => {
     assert.deepEqual(id(Buffer.from('a\n'), true), Buffer.from('a'));
     assert.deepEqual(id(Buffer.from('a\r\r'), true), Buffer.from('a\r\r'));
     assert.deepEqual(id(Buffer.from('a\r\r\n'), true), Buffer.from('a\r'));
+  });
+});
+
+describe('raw 8-bit header bytes', () => {
+  it('reads a non-UTF-8 header as windows-1252: 0x92 is a right single quote (arkime smtp-subject-windows.pcap)', () => {
+    const raw = Uint8Array.from([...Buffer.from('Subject: See What'), 0x92, ...Buffer.from('s Next\r\n')]);
+    const { text, eightBit } = decodeHeaderBytes(raw);
+    assert.equal(eightBit, true);
+    assert.equal(text, 'Subject: See What\u2019s Next\r\n');
+  });
+
+  it('keeps valid UTF-8 as UTF-8', () => {
+    const { text, eightBit } = decodeHeaderBytes(Buffer.from('Subject: caf\u00e9 \u2019\r\n', 'utf8'));
+    assert.equal(eightBit, false);
+    assert.equal(text, 'Subject: caf\u00e9 \u2019\r\n');
+  });
+
+  it('agrees with iconv-lite windows-1252 on every assigned byte; unassigned bytes stay C1 controls (WHATWG)', () => {
+    const all = Uint8Array.from({ length: 256 }, (_, i) => i);
+    const ours = decodeWindows1252(all);
+    const ref = iconv.decode(Buffer.from(all), 'windows-1252');
+    assert.equal(ours.length, 256);
+    for (let b = 0; b < 256; b++) {
+      if ([0x81, 0x8d, 0x8f, 0x90, 0x9d].includes(b)) assert.equal(ours.charCodeAt(b), b);
+      else assert.equal(ours[b], ref[b], `byte 0x${b.toString(16)}`);
+    }
+  });
+
+  it('decodes inputs longer than one slice', () => {
+    const big = new Uint8Array(20000).fill(0x80);
+    assert.equal(decodeWindows1252(big), '\u20ac'.repeat(20000));
   });
 });

@@ -9,7 +9,33 @@ export interface HeaderField {
 }
 
 const utf8Fatal = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-const win1252 = new TextDecoder('windows-1252');
+
+/**
+ * windows-1252 code points for bytes 0x80-0x9F (WHATWG Encoding, index-windows-1252; the five
+ * unassigned bytes 0x81 0x8D 0x8F 0x90 0x9D map to the C1 control of the same value). Other bytes
+ * are their latin1 code point. Own table because Node 20's `TextDecoder('windows-1252')` decodes
+ * as plain latin1 (0x92 gives U+0092, not U+2019).
+ */
+const WIN1252_C1 = Uint16Array.from([
+  0x20ac, 0x0081, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021, 0x02c6, 0x2030, 0x0160, 0x2039, 0x0152, 0x008d, 0x017d, 0x008f,
+  0x0090, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014, 0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0x009d, 0x017e, 0x0178,
+]);
+
+/** Decodes bytes as windows-1252 (WHATWG). Builds the string in slices of at most 8192 code units. */
+export function decodeWindows1252(bytes: Uint8Array): string {
+  let out = '';
+  const CHUNK = 8192;
+  const codes = new Uint16Array(Math.min(bytes.length, CHUNK));
+  for (let start = 0; start < bytes.length; start += CHUNK) {
+    const end = Math.min(bytes.length, start + CHUNK);
+    for (let i = start; i < end; i++) {
+      const b = bytes[i]!;
+      codes[i - start] = b >= 0x80 && b < 0xa0 ? WIN1252_C1[b - 0x80]! : b;
+    }
+    out += String.fromCharCode.apply(null, codes.subarray(0, end - start) as unknown as number[]);
+  }
+  return out;
+}
 
 /**
  * Decodes raw header bytes. RFC 6532 allows UTF-8; anything that is not valid UTF-8 is read as
@@ -19,7 +45,7 @@ export function decodeHeaderBytes(bytes: Uint8Array): { text: string; eightBit: 
   try {
     return { text: utf8Fatal.decode(bytes), eightBit: false };
   } catch {
-    return { text: win1252.decode(bytes), eightBit: true };
+    return { text: decodeWindows1252(bytes), eightBit: true };
   }
 }
 
