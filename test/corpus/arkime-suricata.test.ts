@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sharedDir, SHARED_SKIP_REASON } from '../helpers/paths.js';
-import { parseYamlSubset, type CheckResult } from '../../scripts/corpus/compare.js';
+import { arkimeImapModel, parseYamlSubset, type CheckResult } from '../../scripts/corpus/compare.js';
 import { hasExternalExpectations, runExternalCapture, selectCorpus } from '../../scripts/corpus/run.js';
 
 /**
@@ -14,13 +14,7 @@ import { hasExternalExpectations, runExternalCapture, selectCorpus } from '../..
  * any mismatch not listed here; the todo test lists these until they are fixed.
  */
 const OPEN: readonly string[] = [
-  'arkime/smtp-subject-windows.pcap arkime-subject',
-  'arkime/smtp-subject-multi-nospace.pcap arkime-subject',
-  'arkime/imap.pcap arkime-dst',
-  'arkime/imap.pcap arkime-subject',
-  'suricata-verify/smtp-bdat-bad-tail-reply-queue/input.pcap suricata:smtp-bdat-bad-tail-reply-queue',
   'suricata-verify/smtp-long-command/input.pcap suricata:smtp-long-command',
-  'suricata-verify/smtp-rejected-ehlo-preserves-envelope/input.pcap suricata:smtp-rejected-ehlo-preserves-envelope',
 ];
 
 test('parseYamlSubset reads suricata-verify shapes', () => {
@@ -30,6 +24,13 @@ test('parseYamlSubset reads suricata-verify shapes', () => {
     args: ['-k none'],
     checks: [{ filter: { count: 1, match: { 'smtp.helo': 'GP', 'email.from': '"A B" <a@b>', 'not-has-key': ['x[0]', 'y'] } } }, { stats: { n: 2 } }],
   });
+});
+
+test('arkimeImapModel reads physical header lines like Arkime imap.c (no unfolding)', () => {
+  const eml = Buffer.from(
+    'From: a@x.example\r\nSubject:   Long subject wor\r\n   king.....\r\nTo: "Doe, J." <j@x.example>, k@x.example,\r\n  l@x.example\r\nCc: M <m@x.example>\r\nSubject: trailing \r\n\r\nTo: body@x.example\r\n',
+  );
+  assert.deepEqual(arkimeImapModel([eml, null]), { dst: ['j@x.example', 'k@x.example', 'm@x.example'], subject: ['Long subject wor', 'trailing '] });
 });
 
 let results: CheckResult[] | null = null;

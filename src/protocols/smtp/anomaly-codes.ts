@@ -24,7 +24,7 @@ export const SMTP_ANOMALIES: readonly AnomalyCodeInfo[] = [
   { code: 'smtp_path_syntax', severity: 'info', description: 'MAIL FROM / RCPT TO path did not follow RFC 5321 syntax (no angle brackets, missing keyword, unterminated).' },
   { code: 'smtp_too_many_recipients', severity: 'warning', description: 'A transaction had more than maxRecipients RCPT commands; the rest were counted, not kept.' },
   { code: 'smtp_pipeline_overflow', severity: 'warning', description: 'More than maxPendingCommands commands were waiting for replies; the oldest was dropped.' },
-  { code: 'smtp_bdat_bad_size', severity: 'error', description: 'BDAT chunk size is not a number: the chunk cannot be framed; resynchronising on the next command.' },
+  { code: 'smtp_bdat_bad_size', severity: 'error', description: 'BDAT argument is not `chunk-size [LAST]` (RFC 3030 §2): the server refuses it and reads no chunk; resynchronising on the next command.' },
   { code: 'smtp_huge_bdat_chunk', severity: 'warning', description: 'BDAT chunk larger than maxMessageBytes.' },
   { code: 'smtp_data_unterminated', severity: 'warning', description: 'The server replied before the end of the DATA body was seen: the message is partial.' },
   { code: 'smtp_data_rejected_body_sent', severity: 'warning', description: 'DATA was refused but the client had already sent body bytes (it did not wait for 354).' },

@@ -571,6 +571,92 @@ test('nested MAIL accepted: the earlier transaction ends, the new one carries on
   );
 });
 
+test('refused EHLO mid-envelope keeps the transaction; accepted EHLO resets it (suricata-verify smtp-rejected-ehlo-preserves-envelope)', () => {
+  const { ctx, facts } = play([
+    GREET,
+    ['client', 'helo client.example.com\r\n'],
+    ['server', '250 mail.example.com\r\n'],
+    ['client', 'mail from:<alice@example.com>\r\n'],
+    ['server', '250 2.1.0 Ok\r\n'],
+    ['client', 'ehlo\r\n'],
+    ['server', '501 Syntax: EHLO hostname\r\n'],
+    ['client', 'rcpt to:<bob@example.com>\r\n'],
+    ['server', '250 2.1.5 Ok\r\n'],
+    ['client', 'data\r\n'],
+    ['server', '354 End data with <CR><LF>.<CR><LF>\r\n'],
+    ['client', 'From: alice@example.com\r\nTo: bob@example.com\r\n\r\nhi\r\n.\r\n'],
+    ['server', '250 2.0.0 Ok: queued as 4AB12\r\n'],
+    ['client', 'MAIL FROM:<carol@example.com>\r\n'],
+    ['server', '250 2.1.0 Ok\r\n'],
+    ['client', 'EHLO again.example.com\r\n'],
+    ['server', '250 mail.example.com\r\n'],
+    ['client', 'RCPT TO:<dave@example.com>\r\n'],
+    ['server', '503 5.5.1 Error: need MAIL command\r\n'],
+    ['client', 'QUIT\r\n'],
+    ['server', '221 2.0.0 Bye\r\n'],
+  ]);
+  assert.deepEqual(
+    facts.transactions.map((t) => [t.mail_from, t.rcpt_to.map((r) => r.address), t.outcome, t.queue_id]),
+    [
+      ['alice@example.com', ['bob@example.com'], 'accepted', '4AB12'],
+      // RFC 5321 §4.1.4: the accepted EHLO ended carol's transaction; the RCPT after it has no MAIL.
+      ['carol@example.com', [], 'reset', null],
+      [null, ['dave@example.com'], 'incomplete', null],
+    ],
+  );
+  assert.equal(ctx.messages.length, 1);
+  assert.deepEqual(ctx.messages[0].open.envelope, { mail_from: 'alice@example.com', rcpt_to: ['bob@example.com'] });
+  // The nameless EHLO is in the transcript, not among the names.
+  assert.deepEqual(facts.helo_names, ['client.example.com', 'again.example.com']);
+  assert.equal(facts.helo, 'client.example.com');
+  assert.equal(facts.helo_command, 'HELO');
+  assert.ok(commands(ctx).includes('ehlo'));
+  // The refused EHLO did not disturb the state machine: RCPT after it is in sequence.
+  assert.deepEqual(ctx.anomalyCodes(), ['smtp_rcpt_without_mail']);
+});
+
+test('malformed BDAT ("BDAT 5 X") takes its reply slot, reads no chunk; the pipelined DATA transaction is intact (suricata-verify smtp-bdat-bad-tail-reply-queue)', () => {
+  const { ctx, facts } = play([
+    GREET,
+    ['client', 'EHLO client.example.com\r\n'],
+    ['server', '250-mail.example.com\r\n250-8BITMIME\r\n250 CHUNKING\r\n'],
+    ['client', 'BDAT 5 X\r\nMAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n'],
+    ['server', '501 5.5.4 Syntax: BDAT count [LAST]\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n'],
+    ['client', 'From: alice@example.com\r\nTo: bob@example.com\r\nSubject: after the rejected chunk\r\n\r\nStill inspected.\r\n.\r\n'],
+    ['server', '250 2.0.0 Ok: queued as ABCDEF\r\n'],
+    ['client', 'QUIT\r\n'],
+    ['server', '221 2.0.0 Bye\r\n'],
+  ]);
+  assert.deepEqual(commands(ctx), ['EHLO client.example.com', 'BDAT 5 X', 'MAIL FROM:<alice@example.com>', 'RCPT TO:<bob@example.com>', 'DATA', 'QUIT']);
+  assert.deepEqual(
+    facts.transactions.map((t) => [t.mail_from, t.mail_reply_code, t.rcpt_to.map((r) => [r.address, r.reply_code]), t.body_command, t.bdat_chunks, t.outcome, t.queue_id]),
+    [['alice@example.com', 250, [['bob@example.com', 250]], 'DATA', [], 'accepted', 'ABCDEF']],
+  );
+  assert.equal(ctx.messages.length, 1);
+  assert.equal(ctx.messages[0].open.transport, 'smtp-data');
+  assert.deepEqual(ctx.messages[0].open.envelope, { mail_from: 'alice@example.com', rcpt_to: ['bob@example.com'] });
+  assert.match(messageBytes(ctx.messages[0]).toString(), /^From: alice@example\.com\r\n/);
+  assert.equal(ctx.messages[0].ended?.complete, true);
+  // One anomaly, for the malformed command: no sequence error, no reply shifted.
+  assert.deepEqual(ctx.anomalyCodes(), ['smtp_bdat_bad_size']);
+});
+
+test('a 4090-character EHLO name is kept whole (suricata-verify smtp-long-command)', () => {
+  const name = `O${'BLAHO'.repeat(817)}BLAH`;
+  assert.equal(name.length, 4090);
+  const { ctx, facts } = play([
+    GREET,
+    ['client', `EHLO ${name}\r\n`],
+    ['server', EHLO_REPLY],
+    ['client', 'QUIT\r\n'],
+    ['server', '221 bye\r\n'],
+  ]);
+  assert.equal(facts.helo, name);
+  assert.deepEqual(facts.helo_names, [name]);
+  assert.deepEqual(commands(ctx), [`EHLO ${name}`, 'QUIT']);
+  assert.deepEqual(ctx.anomalyCodes(), []);
+});
+
 test('334 answers only AUTH: a greeting without CRLF swallowed the EHLO reply (suricata bug 6053)', () => {
   const { ctx, facts } = play([
     ['server', `220 mx ESMTP ${'A'.repeat(3000)}Z`],

@@ -96,6 +96,11 @@ interface Pending {
    * a refused nested MAIL ("503 sender already given") leaves it open (RFC 5321 §4.1.4).
    */
   prevTx: Tx | null;
+  /**
+   * HELO/EHLO/LHLO: the transaction open when it was sent. RFC 5321 §4.1.4: only an accepted
+   * HELO/EHLO resets the state, so it ends (reset) at a 2xx reply and stays open after a refusal.
+   */
+  resetTx: Tx | null;
 }
 
 /** An AUTH exchange in progress. */
@@ -629,25 +634,30 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
     } else if (this.#state === 'quit') {
       this.#ctx.anomaly('smtp_data_after_quit', `client sent ${verb} after QUIT`, first);
     }
-    const pending: Pending = { verb, first, tx: null, rcpt: null, probe: null, bdatLast: false, got354: false, lmtpLeft: 0, prevTx: null };
-    let bdatLast = false;
-    if (verb === 'BDAT') bdatLast = parseBdat(argument).last;
-    this.#step({ kind: 'command', verb, last: bdatLast }, first);
+    const pending: Pending = { verb, first, tx: null, rcpt: null, probe: null, bdatLast: false, got354: false, lmtpLeft: 0, prevTx: null, resetTx: null };
+    const bdat = verb === 'BDAT' ? parseBdat(argument) : null;
+    // A malformed BDAT ("BDAT 5 X") is a syntax error the server refuses (501) without reading a
+    // chunk or changing the state: it only takes its slot in the reply queue.
+    if (bdat === null || bdat.size !== null) this.#step({ kind: 'command', verb, last: bdat?.last === true }, first);
 
     switch (verb) {
       case 'HELO':
       case 'EHLO':
       case 'LHLO': {
         const name = argument.trim();
-        if (this.#facts.helo_command === null) {
-          this.#facts.helo_command = verb;
-          this.#facts.helo = name;
+        if (this.#facts.helo_command === null) this.#facts.helo_command = verb;
+        // A command without a name (refused: RFC 5321 §4.1.1.1 requires one) names nothing;
+        // it stays in the transcript only.
+        if (name !== '') {
+          if (this.#facts.helo === null) {
+            this.#facts.helo_command = verb;
+            this.#facts.helo = name;
+          }
+          if (this.#facts.helo_names.length < this.#listCap) this.#facts.helo_names.push(name);
         }
-        if (this.#facts.helo_names.length < this.#listCap) this.#facts.helo_names.push(name);
-        // RFC 5321 §4.1.4: EHLO/HELO resets any open transaction.
-        if (this.#tx !== null && !this.#tx.done && !this.#tx.bytesEnded && this.#bodyTx === null) {
-          this.#finishTx(this.#tx, 'reset', null, last);
-        }
+        // RFC 5321 §4.1.4: an accepted EHLO/HELO resets any open transaction; a refused one
+        // (e.g. "501 Syntax: EHLO hostname") leaves it in place. The reply decides (#matchReply).
+        if (this.#tx !== null && !this.#tx.done && !this.#tx.bytesEnded && this.#bodyTx === null) pending.resetTx = this.#tx;
         break;
       }
       case 'MAIL':
@@ -708,7 +718,7 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
         break;
       }
       case 'BDAT': {
-        const b = parseBdat(argument);
+        const b = bdat!;
         if (b.size === null) {
           this.#ctx.anomaly('smtp_bdat_bad_size', argument.slice(0, 64), first);
           this.#clientMode = 'sync';
@@ -968,7 +978,7 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
         this.#bodyFirst = null;
         this.#unstuffer.begin();
         this.#clientMode = 'body';
-        this.#pending.push({ verb: 'DATA', first: reply.first, tx, rcpt: null, probe: null, bdatLast: false, got354: true, lmtpLeft: 0, prevTx: null });
+        this.#pending.push({ verb: 'DATA', first: reply.first, tx, rcpt: null, probe: null, bdatLast: false, got354: true, lmtpLeft: 0, prevTx: null, resetTx: null });
         this.#greeted = true;
         this.#step({ kind: 'command', verb: 'DATA' }, reply.first);
         this.#step({ kind: 'reply', verb: 'DATA', code: 354 }, last);
@@ -1067,9 +1077,14 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
     if (tx !== null && !tx.done) tx.rec.frame_last = at.frame;
 
     switch (p.verb) {
+      case 'HELO':
       case 'EHLO':
       case 'LHLO':
-        if (replyOk(code)) {
+        if (replyOk(code) && p.resetTx !== null) {
+          const open = p.resetTx;
+          if (!open.done && !open.bytesEnded && this.#bodyTx !== open) this.#finishTx(open, 'reset', null, at);
+        }
+        if (replyOk(code) && p.verb !== 'HELO') {
           // RFC 5321 §4.1.1.1: the lines after the first name the extensions.
           this.#facts.capabilities = reply.lines.slice(1).map((l) => l.slice(4));
           this.#facts.starttls.offered = this.#facts.capabilities.some((c) => c.toUpperCase() === 'STARTTLS');

@@ -59,6 +59,10 @@ test('parseEsmtpParams / parseBdat / parseAuth', () => {
   assert.deepEqual(parseBdat('1000'), { size: 1000, last: false });
   assert.deepEqual(parseBdat('0 last'), { size: 0, last: true });
   assert.deepEqual(parseBdat('-5'), { size: null, last: false });
+  // RFC 3030 §2: only LAST may follow the size (suricata-verify smtp-bdat-bad-tail-reply-queue).
+  assert.deepEqual(parseBdat('5 X'), { size: null, last: false });
+  assert.deepEqual(parseBdat('5 LAST X'), { size: null, last: false });
+  assert.deepEqual(parseBdat('5 LAST'), { size: 5, last: true });
   assert.deepEqual(parseAuth('plain AGJvYgA='), { mechanism: 'PLAIN', initialResponse: 'AGJvYgA=' });
   assert.deepEqual(parseAuth('LOGIN'), { mechanism: 'LOGIN', initialResponse: null });
 });

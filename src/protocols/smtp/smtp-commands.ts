@@ -144,7 +144,10 @@ export function parseRcptTo(argument: string): PathArgument {
 
 /** BDAT arguments, RFC 3030 §2: `BDAT <chunk-size> [LAST]`. */
 export interface BdatArgument {
-  /** null when the size is not a decimal number. */
+  /**
+   * null when the argument is not `chunk-size [SP "LAST"]`: the size is not a decimal number, or
+   * something else follows it ("BDAT 5 X"). A server refuses such a command (501) and reads no chunk.
+   */
   size: number | null;
   last: boolean;
 }
@@ -152,9 +155,10 @@ export interface BdatArgument {
 export function parseBdat(argument: string): BdatArgument {
   const toks = argument.trim().split(/[ \t]+/);
   const sizeTok = toks[0] ?? '';
-  const size = /^[0-9]{1,15}$/.test(sizeTok) ? Number(sizeTok) : null;
-  const last = toks.length > 1 && toks[1].toUpperCase() === 'LAST';
-  return { size, last };
+  const last = toks.length === 2 && toks[1].toUpperCase() === 'LAST';
+  // RFC 3030 §2: bdat-cmd = "BDAT" SP chunk-size [ SP end-marker ] CRLF; end-marker = "LAST".
+  const wellFormed = /^[0-9]{1,15}$/.test(sizeTok) && (toks.length === 1 || last);
+  return { size: wellFormed ? Number(sizeTok) : null, last: wellFormed && last };
 }
 
 /** AUTH arguments, RFC 4954 §4: `AUTH mechanism [initial-response]` ("=" = empty response). */

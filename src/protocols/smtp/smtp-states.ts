@@ -12,7 +12,7 @@ export type SmtpState =
   | 'connected'
   /** 220 greeting seen, no HELO/EHLO accepted yet. */
   | 'greeted'
-  /** HELO/EHLO/LHLO accepted, or a transaction ended (final reply, RSET): no transaction open. */
+  /** HELO/EHLO/LHLO accepted (2xx), or a transaction ended (final reply, RSET): no transaction open. */
   | 'ready'
   /** AUTH sent; until its final (non-334) reply. */
   | 'auth'
@@ -77,7 +77,8 @@ function onCommand(state: SmtpState, verb: string, last: boolean): SmtpStep {
     case 'HELO':
     case 'EHLO':
     case 'LHLO':
-      return step(state === 'connected' || state === 'greeted' || state === 'after_gap' ? state : 'ready');
+      // RFC 5321 §4.1.4: only an accepted HELO/EHLO resets the state: the reply decides.
+      return step(state);
     case 'MAIL':
     case 'SEND':
     case 'SOML':
