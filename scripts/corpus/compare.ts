@@ -1686,6 +1686,9 @@ export function compareSuricata(capture: string, yamlTests: { name: string; text
         if (!vals) return false;
         if (vals.includes(w)) return true;
         if (w.length >= 255 && vals.some((v) => v.length > w.length && v.startsWith(w))) return (truncated = true);
+        // A line over Suricata's 4 KiB line limit is logged with its CR still attached (its
+        // truncated-line path does not strip it: smtp-long-command's helo is 4090 characters + CR).
+        if (w.length >= 255 && w.endsWith('\r') && vals.includes(w.slice(0, -1))) return (truncated = true);
         return false;
       };
       const hits = events.filter((e) => keys.every((k) => has(suricataValue(e, k), want[k]!)) && noKey.every((k) => suricataValue(e, k) === undefined));
@@ -1702,7 +1705,7 @@ export function compareSuricata(capture: string, yamlTests: { name: string; text
       const exp = { count, match: want, ...(noKey.length ? { 'not-has-key': noKey } : {}) };
       const got = { count: hits.length, events: hits.map((e) => `${e.session.session_id}#${e.tx?.index ?? '-'}`) };
       if (ok && truncated) {
-        out.push(result(capture, `suricata:${test}`, 'expected-difference', exp, got, 'Suricata logged a truncated value (255-byte filename / long command argument); ours is complete and starts with it'));
+        out.push(result(capture, `suricata:${test}`, 'expected-difference', exp, got, 'Suricata logged a truncated value (255-byte filename / long command argument, or a 4 KiB line with its CR kept); ours is complete'));
         continue;
       }
       out.push(result(capture, `suricata:${test}`, ok ? 'match' : 'mismatch', exp, got, ok ? (ignored.length ? `not compared: ${ignored.join(', ')}` : '') : `${what}: ${hits.length} of our events select, Suricata logged ${count}${ignored.length ? ` (not compared: ${ignored.join(', ')})` : ''}`));

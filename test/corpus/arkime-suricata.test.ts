@@ -8,15 +8,6 @@ import { sharedDir, SHARED_SKIP_REASON } from '../helpers/paths.js';
 import { arkimeImapModel, parseYamlSubset, type CheckResult } from '../../scripts/corpus/compare.js';
 import { hasExternalExpectations, runExternalCapture, selectCorpus } from '../../scripts/corpus/run.js';
 
-/**
- * Open disagreements still under triage (see the integrator report): each is believed to be a
- * mailsleuth issue or an unexplained Arkime rule, not a harness artefact. The main test fails on
- * any mismatch not listed here; the todo test lists these until they are fixed.
- */
-const OPEN: readonly string[] = [
-  'suricata-verify/smtp-long-command/input.pcap suricata:smtp-long-command',
-];
-
 test('parseYamlSubset reads suricata-verify shapes', () => {
   const y = parseYamlSubset("requires:\n  min-version: 8\nargs:\n  - -k none\nchecks:\n  - filter:\n      count: 1\n      match:\n        smtp.helo: GP # c\n        email.from: '\"A B\" <a@b>'\n        not-has-key: [\"x[0]\", y]\n  - stats:\n      n: 2\n");
   assert.deepEqual(y, {
@@ -44,16 +35,11 @@ async function all(): Promise<CheckResult[]> {
 }
 const key = (r: CheckResult): string => `${r.capture} ${r.check}`;
 
-test('Arkime and suricata-verify expectations: no mismatch outside the open list', { skip: sharedDir === null ? SHARED_SKIP_REASON : false }, async () => {
+test('Arkime and suricata-verify expectations: no mismatch', { skip: sharedDir === null ? SHARED_SKIP_REASON : false }, async () => {
   const r = await all();
   assert.ok(r.filter((x) => x.status === 'match' && x.check.startsWith('arkime-')).length >= 30, 'Arkime fields compared');
   assert.ok(r.filter((x) => x.status === 'match' && x.check.startsWith('suricata:')).length >= 30, 'Suricata filters compared');
   for (const x of r) if (x.status === 'skipped' || x.status === 'expected-difference') assert.notEqual(x.reason, '', `${key(x)} says why`);
-  const bad = r.filter((x) => x.status === 'mismatch' && !OPEN.includes(key(x))).map((x) => `${key(x)}: ${x.reason}`);
+  const bad = r.filter((x) => x.status === 'mismatch').map((x) => `${key(x)}: ${x.reason}`);
   assert.deepEqual(bad, []);
-});
-
-test('open Arkime/Suricata disagreements are resolved', { skip: sharedDir === null ? SHARED_SKIP_REASON : false, todo: 'see OPEN list' }, async () => {
-  const r = await all();
-  assert.deepEqual(r.filter((x) => x.status === 'mismatch').map(key), []);
 });
