@@ -63,7 +63,7 @@ export function renderTerminalSummary(s: CaseSummary, o: RenderOptions): string 
   }
   if (o.outDir) {
     out.push('');
-    out.push(`Case folder: ${o.outDir}  (summary.json, sessions.jsonl, transcript.jsonl, messages.jsonl, credentials.jsonl, anomalies.jsonl, messages/, attachments/)`);
+    out.push(`Case folder: ${clean(o.outDir)}  (summary.json, sessions, transcript, messages, credentials, anomalies, clients .jsonl; messages/, attachments/; docs/case-folder.md explains every field)`);
   }
   return out.join('\n') + '\n';
 }
