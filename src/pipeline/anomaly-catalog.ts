@@ -6,6 +6,8 @@ import { MESSAGE_ANOMALIES } from '../message/anomaly-codes.js';
 import { SMTP_ANOMALIES } from '../protocols/smtp/anomaly-codes.js';
 import { IMAP_ANOMALIES } from '../protocols/imap/anomaly-codes.js';
 import { SASL_ANOMALIES } from '../protocols/sasl/anomaly-codes.js';
+import { TLS_ANOMALIES } from '../tls/anomaly-codes.js';
+import { LINE_FRAMER_ANOMALIES } from '../protocols/line-framer.js';
 import { SIEVE_ANOMALIES } from '../protocols/sieve/anomaly-codes.js';
 import { POP3_ANOMALIES } from '../protocols/pop3/anomaly-codes.js';
 
@@ -23,6 +25,8 @@ export const ANOMALY_CATALOG: readonly { layer: string; codes: readonly AnomalyC
   { layer: 'capture', codes: CAPTURE_ANOMALIES },
   { layer: 'decode', codes: DECODE_ANOMALIES },
   { layer: 'reassembly', codes: REASSEMBLY_ANOMALIES },
+  { layer: 'tls', codes: TLS_ANOMALIES },
+  { layer: 'framing (all line protocols)', codes: LINE_FRAMER_ANOMALIES },
   { layer: 'smtp', codes: SMTP_ANOMALIES },
   { layer: 'sasl', codes: SASL_ANOMALIES },
   { layer: 'sieve', codes: SIEVE_ANOMALIES },
