@@ -112,3 +112,45 @@ test('TLS 1.3 with the key log in a pcapng Decryption Secrets Block decrypts wit
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// Each protocol on its implicit-TLS port, decrypted with the key log the client wrote.
+for (const p of [
+  { name: 'POP3S (995)', port: 995, greeting: '+OK POP3 ready\r\n', client: 'USER bob\r\nPASS Tr0ub4dor&3\r\nQUIT\r\n', user: 'bob', secret: 'Tr0ub4dor&3', protocol: 'pop3' },
+  { name: 'IMAPS (993)', port: 993, greeting: '* OK IMAP4rev1 ready\r\n', client: 'a1 LOGIN carol "C4rol#Secret"\r\na2 LOGOUT\r\n', user: 'carol', secret: 'C4rol#Secret', protocol: 'imap' },
+]) {
+  test(`${p.name}: TLS 1.2 ECDHE decrypted with the key log; the login is evidence`, { skip }, async () => {
+    if (typeof cert === 'string') return;
+    const rec = await recordTls({
+      server: { key: cert.key, cert: cert.cert, maxVersion: 'TLSv1.2' },
+      client: { maxVersion: 'TLSv1.2' },
+      serverSends: [Buffer.from(p.greeting)],
+      clientSends: [Buffer.from(p.client)],
+    });
+    const conv = new TcpConversation({ ip: '10.1.2.3', port: 51516 }, { ip: '10.9.9.25', port: p.port }).handshake();
+    for (const e of rec.events) {
+      if (e.side === 'client') conv.clientSends(e.bytes);
+      else conv.serverSends(e.bytes);
+    }
+    conv.fin('client').fin('server');
+    const dir = mkdtempSync(join(tmpdir(), 'ms-tls-'));
+    try {
+      writeFileSync(join(dir, 'x.pcap'), conv.pcap());
+      writeFileSync(join(dir, 'x.keylog'), rec.keylog);
+      const s = await analyze(join(dir, 'x.pcap'), { outDir: null, keyLogFiles: [join(dir, 'x.keylog')] });
+      const r = s.records!;
+      assert.equal(r.sessions.length, 1);
+      const sess = r.sessions[0] as Record<string, any>;
+      assert.equal(sess.protocol, p.protocol);
+      assert.equal(sess.transport, 'tls');
+      assert.equal(sess.tls.decryption, 'decrypted');
+      assert.equal(sess.tls.version, 'TLS 1.2');
+      assert.equal(r.credentials.length, 1);
+      assert.equal(r.credentials[0].username, p.user);
+      assert.equal(r.credentials[0].secret, p.secret);
+      assert.equal(r.credentials[0].cleartext_channel, false);
+      assert.ok(r.transcript.filter((t) => t.kind === 'command').every((t) => (t as { decrypted?: boolean }).decrypted === true));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
