@@ -1,4 +1,5 @@
 import * as zlib from 'node:zlib';
+import pako from 'pako';
 
 /**
  * Synchronous, stateful raw-DEFLATE inflater for one direction of an IMAP COMPRESS=DEFLATE
@@ -35,6 +36,8 @@ interface ZlibInternals {
 /** A failed stream stays failed: every later push returns the same result and emits nothing. */
 export class DeflateStream {
   readonly #z: (zlib.InflateRaw & ZlibInternals) | null;
+  /** Fallback when Node's zlib internals are not there (pako, RFC 1951 raw inflate). */
+  readonly #js: pako.Inflate | null = null;
   readonly #out = new Uint8Array(INFLATE_OUT_CHUNK);
   readonly #maxPerChunk: number;
   #failed: InflateResult | null = null;
@@ -45,10 +48,10 @@ export class DeflateStream {
   /** Detail of the failure, when failed. */
   failure: string | null = null;
 
-  constructor(maxBytesPerChunk: number) {
+  constructor(maxBytesPerChunk: number, opts: { forceJs?: boolean } = {}) {
     this.#maxPerChunk = maxBytesPerChunk;
     let z: (zlib.InflateRaw & ZlibInternals) | null = null;
-    try {
+    if (!opts.forceJs) try {
       const cand = zlib.createInflateRaw() as zlib.InflateRaw & ZlibInternals;
       // A zlib error destroys the stream and emits 'error' later: keep it from being uncaught.
       cand.on('error', () => undefined);
@@ -58,14 +61,46 @@ export class DeflateStream {
     }
     this.#z = z;
     if (z === null) {
-      this.#failed = 'unsupported';
-      this.failure = 'zlib native handle (writeSync/_writeState) not available';
+      try {
+        this.#js = new pako.Inflate({ raw: true, chunkSize: INFLATE_OUT_CHUNK });
+      } catch {
+        this.#failed = 'unsupported';
+        this.failure = 'no usable inflater (zlib internals missing, pako failed)';
+      }
     }
+  }
+
+  /** Which inflater runs: Node's native zlib handle, or the pure-JavaScript fallback. */
+  get engine(): 'native' | 'js' | 'none' {
+    return this.#z !== null ? 'native' : this.#js !== null ? 'js' : 'none';
+  }
+
+  #pushJs(js: pako.Inflate, input: Uint8Array, onOutput: (bytes: Uint8Array) => void): InflateResult {
+    let produced = 0;
+    let bomb = false;
+    js.onData = (chunk: Uint8Array) => {
+      if (bomb) return;
+      produced += chunk.length;
+      if (produced > this.#maxPerChunk) {
+        bomb = true;
+        return;
+      }
+      this.inflatedBytes += chunk.length;
+      onOutput(chunk);
+    };
+    try {
+      js.push(input, pako.constants.Z_SYNC_FLUSH);
+    } catch (e) {
+      return this.#fail('error', String(e).slice(0, 200));
+    }
+    if (bomb) return this.#fail('bomb', `more than ${this.#maxPerChunk} bytes inflated from a ${input.length}-byte chunk`);
+    if (js.err) return this.#fail('error', `invalid deflate data (${js.msg || js.err})`);
+    return 'ok';
   }
 
   /** False when the inflater could not be set up (the caller records `imap_compress_unsupported`). */
   get supported(): boolean {
-    return this.#z !== null;
+    return this.#z !== null || this.#js !== null;
   }
 
   /** Null while working; else why it stopped. */
@@ -80,6 +115,7 @@ export class DeflateStream {
   push(input: Uint8Array, onOutput: (bytes: Uint8Array) => void): InflateResult {
     this.compressedBytes += input.length;
     if (this.#failed !== null) return this.#failed;
+    if (this.#js !== null) return this.#pushJs(this.#js, input, onOutput);
     const z = this.#z!;
     const out = this.#out;
     let inOff = 0;
