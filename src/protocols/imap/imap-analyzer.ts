@@ -4,7 +4,7 @@ import type { AnalyzerContext, MessageSink, ProtocolAnalyzer, SessionFacts } fro
 import { FramerAnomalies } from '../framer-anomalies.js';
 import { UnparsedRuns } from '../unparsed-runs.js';
 import { SaslExchange } from '../sasl/sasl-exchange.js';
-import { saslCredential } from '../sasl/sasl-credential.js';
+import { saslCredential, saslStep } from '../sasl/sasl-credential.js';
 import { DeflateStream } from './deflate-stream.js';
 import { ImapFramer } from './imap-framer.js';
 import type { LiteralRoute } from './imap-framer.js';
@@ -1219,13 +1219,7 @@ export class ImapAnalyzer implements ProtocolAnalyzer {
   // #region auth
 
   #sasl(auth: AuthAttempt, f: (x: SaslExchange) => void, at: At): void {
-    if (auth.exchange === null) return;
-    try {
-      f(auth.exchange);
-    } catch (e) {
-      this.#ctx.anomaly('imap_sasl_error', String(e).slice(0, 200), at);
-      auth.exchange = null;
-    }
+    saslStep(this.#ctx, auth, f, 'imap_sasl_error', at);
   }
 
   #finishAuth(reply: { outcome: Outcome; line: string | null } | null, at: At): void {

@@ -5,7 +5,7 @@ import { FramerAnomalies } from '../framer-anomalies.js';
 import { UnparsedRuns } from '../unparsed-runs.js';
 import { LineFramer } from '../line-framer.js';
 import { SaslExchange, apopHashcat } from '../sasl/sasl-exchange.js';
-import { saslCredential } from '../sasl/sasl-credential.js';
+import { saslCredential, saslStep } from '../sasl/sasl-credential.js';
 import { DotUnstuffer } from '../smtp/dot-unstuffer.js';
 import {
   apopTimestamp,
@@ -883,13 +883,7 @@ export class Pop3Analyzer implements ProtocolAnalyzer {
   }
 
   #sasl(auth: AuthAttempt, f: (x: SaslExchange) => void, at: At): void {
-    if (auth.exchange === null) return;
-    try {
-      f(auth.exchange);
-    } catch (e) {
-      this.#ctx.anomaly('pop3_sasl_error', String(e).slice(0, 200), at);
-      auth.exchange = null;
-    }
+    saslStep(this.#ctx, auth, f, 'pop3_sasl_error', at);
   }
 
   /** Ends the AUTH attempt: "+OK" = success (RFC 5034 §4), "-ERR" = failure, null = unknown. */

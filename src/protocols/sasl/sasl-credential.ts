@@ -78,3 +78,24 @@ export function saslCredential(
   );
   return { mechanism, username, authzid };
 }
+
+/**
+ * Feeds one SASL step (a challenge or a response) to an attempt's decoder. The decoder never
+ * throws on wire input by contract; should it, the anomaly `errorCode` is recorded and the
+ * decoder is dropped (the attempt is still reported, without decoded fields).
+ */
+export function saslStep(
+  ctx: AnalyzerContext,
+  attempt: { exchange: SaslExchange | null },
+  step: (x: SaslExchange) => void,
+  errorCode: string,
+  at: At,
+): void {
+  if (attempt.exchange === null) return;
+  try {
+    step(attempt.exchange);
+  } catch (e) {
+    ctx.anomaly(errorCode, String(e).slice(0, 200), at);
+    attempt.exchange = null;
+  }
+}

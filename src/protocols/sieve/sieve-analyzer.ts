@@ -5,7 +5,7 @@ import { FramerAnomalies } from '../framer-anomalies.js';
 import { UnparsedRuns } from '../unparsed-runs.js';
 import { LineFramer } from '../line-framer.js';
 import { SaslExchange } from '../sasl/sasl-exchange.js';
-import { saslCredential } from '../sasl/sasl-credential.js';
+import { saslCredential, saslStep } from '../sasl/sasl-credential.js';
 import type { SieveScriptFact, SieveSessionFacts } from './sieve-facts.js';
 import { extractSieveActions } from './sieve-script-actions.js';
 import type { SieveScriptSummary } from './sieve-script-actions.js';
@@ -876,13 +876,7 @@ export class SieveAnalyzer implements ProtocolAnalyzer {
   // #region auth and scripts
 
   #sasl(auth: AuthAttempt, f: (x: SaslExchange) => void, at: At): void {
-    if (auth.exchange === null) return;
-    try {
-      f(auth.exchange);
-    } catch (e) {
-      this.#ctx.anomaly('sieve_sasl_error', String(e).slice(0, 200), at);
-      auth.exchange = null;
-    }
+    saslStep(this.#ctx, auth, f, 'sieve_sasl_error', at);
   }
 
   /** Ends the AUTHENTICATE exchange: OK = success, NO/BYE = failure, null = unknown (RFC 5804 §2.1). */

@@ -6,7 +6,7 @@ import { FramerAnomalies } from '../framer-anomalies.js';
 import { UnparsedRuns } from '../unparsed-runs.js';
 import { LineFramer } from '../line-framer.js';
 import { SaslExchange } from '../sasl/sasl-exchange.js';
-import { saslCredential } from '../sasl/sasl-credential.js';
+import { saslCredential, saslStep } from '../sasl/sasl-credential.js';
 import { DotUnstuffer } from './dot-unstuffer.js';
 import {
   isSmtpVerb,
@@ -1277,13 +1277,7 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
   // #region auth
 
   #sasl(auth: AuthAttempt, f: (x: SaslExchange) => void, at: At): void {
-    if (auth.exchange === null) return;
-    try {
-      f(auth.exchange);
-    } catch (e) {
-      this.#ctx.anomaly('smtp_sasl_error', String(e).slice(0, 200), at);
-      auth.exchange = null;
-    }
+    saslStep(this.#ctx, auth, f, 'smtp_sasl_error', at);
   }
 
   /** Ends the AUTH attempt: 235 = success (RFC 4954 §6), 4xx/5xx = failure, null = unknown. */
