@@ -78,10 +78,10 @@ export async function openCaptureBatches(
       await fh?.close().catch(() => undefined);
       throw new MailsleuthError('CAPTURE_UNREADABLE', `cannot read ${label}: ${errMessage(e)}`, { cause: e });
     }
-    let hasher: WorkerHasher | null = null;
+    let hasher: FileHasher | null = null;
     if (!external && fileBytes >= (opts.workerHashMinBytes ?? WORKER_HASH_MIN_BYTES)) {
       try {
-        hasher = new WorkerHasher();
+        hasher = new FileHasher(input, label);
       } catch {
         hasher = null; // no worker threads: hash inline
       }
@@ -236,15 +236,14 @@ interface ByteSource {
 }
 
 /**
- * Reads a file in READ_CHUNK_BYTES chunks into reused buffers, one chunk ahead.
- * Inline mode: two buffers, hashed on this thread. Worker mode: three SharedArrayBuffer-backed
- * buffers; a worker thread hashes each chunk (the very bytes parsed) while this thread parses
- * it, and a buffer is refilled only once both the consumer and the hasher are done with it.
+ * Reads a file in READ_CHUNK_BYTES chunks into two reused buffers, one chunk ahead. The bytes are
+ * hashed on this thread, or (with a {@link FileHasher}) by a worker thread that reads the same
+ * byte range of the file through its own descriptor: this thread only publishes how far it has
+ * read, never waits for the hasher, and the digest covers exactly the bytes parsed.
  */
 class FileSource implements ByteSource {
   private readonly bufs: Uint8Array[];
   private readonly size: number;
-  private readonly hashed: (Promise<void> | null)[];
   private cur = 0;
   private pos = 0;
   private pending: Promise<number> | null = null;
@@ -255,20 +254,15 @@ class FileSource implements ByteSource {
     private readonly fh: FileHandle,
     private readonly tap: RawTap,
     private readonly label: string,
-    private readonly hasher: WorkerHasher | null,
+    private readonly hasher: FileHasher | null,
     sizeHint: number,
   ) {
-    const n = hasher ? 3 : 2;
     // Small files get small buffers (a larger file is still read whole, chunk by chunk).
-    this.size = hasher ? READ_CHUNK_BYTES : Math.min(READ_CHUNK_BYTES, Math.max(65536, sizeHint + 1));
-    this.bufs = Array.from({ length: n }, (_, i) => (hasher ? hasher.buffers[i]! : Buffer.allocUnsafe(this.size)));
-    this.hashed = new Array<Promise<void> | null>(n).fill(null);
+    this.size = Math.min(READ_CHUNK_BYTES, Math.max(65536, sizeHint + 1));
+    this.bufs = [Buffer.allocUnsafe(this.size), Buffer.allocUnsafe(this.size)];
   }
 
   private async read(i: number): Promise<number> {
-    const h = this.hashed[i];
-    if (h) await h; // the hasher still reads this buffer
-    this.hashed[i] = null;
     const r = await this.fh.read(this.bufs[i]!, 0, this.size, this.pos);
     return r.bytesRead;
   }
@@ -292,10 +286,10 @@ class FileSource implements ByteSource {
     const chunk = this.bufs[i]!.subarray(0, n);
     this.pos += n;
     this.tap.bytes += n;
-    if (this.hasher) this.hashed[i] = this.hasher.update(i, n);
+    if (this.hasher) this.hasher.advance(this.pos);
     else this.tap.update(chunk);
-    // Read ahead into the next buffer: the chunk returned before this one is no longer in use.
-    this.cur = (i + 1) % this.bufs.length;
+    // Read ahead into the other buffer: the chunk returned before this one is no longer in use.
+    this.cur = i ^ 1;
     const p = this.read(this.cur);
     p.catch(() => undefined); // observed when awaited; avoids an unhandled rejection if never awaited
     this.pending = p;
@@ -304,7 +298,7 @@ class FileSource implements ByteSource {
 
   /** SHA-256 hex of everything returned so far (call after the end). */
   async digest(): Promise<string> {
-    if (this.hasher) return this.hasher.digest();
+    if (this.hasher) return this.hasher.digest(this.pos);
     return this.tap.hash ? this.tap.hash.digest('hex') : '';
   }
 
@@ -317,78 +311,106 @@ class FileSource implements ByteSource {
   }
 }
 
+/**
+ * The hash worker: reads the file through its own descriptor up to the offset the parsing
+ * thread has published (progress[0]) and hashes it; progress[2] = 1 asks for the digest.
+ * progress[1] counts updates (the value waited on, so no wake-up is lost).
+ */
 const HASH_WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
+const { openSync, readSync, closeSync } = require('node:fs');
 const { createHash } = require('node:crypto');
+const progress = new BigInt64Array(workerData.progress);
 const hash = createHash('sha256');
-let bufs = [];
-parentPort.on('message', (m) => {
-  if (m.t === 'init') bufs = m.bufs.map((b) => new Uint8Array(b));
-  else if (m.t === 'u') { hash.update(bufs[m.i].subarray(0, m.n)); parentPort.postMessage({ t: 'ack', i: m.i }); }
-  else if (m.t === 'end') parentPort.postMessage({ t: 'digest', hex: hash.digest('hex') });
-});
+const buf = Buffer.allocUnsafe(workerData.chunk);
+let fd = -1;
+let pos = 0;
+function fail(e) {
+  parentPort.postMessage({ error: String((e && e.message) || e) });
+  if (fd >= 0) closeSync(fd);
+}
+// One chunk per turn of the event loop, and waiting with waitAsync, never blocking: a worker
+// thread that blocks cannot be stopped when the process exits.
+function step() {
+  try {
+    if (fd < 0) fd = openSync(workerData.path, 'r');
+    const seq = Atomics.load(progress, 1);
+    const limit = Number(Atomics.load(progress, 0));
+    if (pos < limit) {
+      const n = readSync(fd, buf, 0, Math.min(buf.length, limit - pos), pos);
+      if (n === 0) throw new Error('the file became shorter while it was read (at offset ' + pos + ')');
+      hash.update(buf.subarray(0, n));
+      pos += n;
+      setImmediate(step);
+    } else if (Atomics.load(progress, 2) !== 0n) {
+      parentPort.postMessage({ hex: hash.digest('hex') });
+      closeSync(fd);
+    } else {
+      const w = Atomics.waitAsync(progress, 1, seq);
+      if (w.async) w.value.then(step);
+      else setImmediate(step);
+    }
+  } catch (e) {
+    fail(e);
+  }
+}
+step();
 `;
 
-/** SHA-256 on a worker thread over chunks in shared buffers. */
-class WorkerHasher {
-  readonly buffers: Uint8Array[];
+/** SHA-256 of a file on a worker thread that reads it itself, as far as the parser has read. */
+class FileHasher {
+  private readonly progress = new BigInt64Array(new SharedArrayBuffer(24));
   private readonly worker: Worker;
-  private readonly acks: (() => void)[][] = [[], [], []];
-  private onDigest: ((hex: string) => void) | null = null;
-  private failure: Error | null = null;
-  private readonly failListeners: ((e: Error) => void)[] = [];
-  private outstanding = 0;
+  private readonly result: Promise<string>;
 
-  constructor() {
-    const sabs = [0, 1, 2].map(() => new SharedArrayBuffer(READ_CHUNK_BYTES));
-    this.buffers = sabs.map((b) => new Uint8Array(b));
-    this.worker = new Worker(HASH_WORKER_SOURCE, { eval: true });
-    // Referenced only while a reply is awaited, so an abandoned source never keeps the process alive.
+  constructor(
+    path: string,
+    private readonly label: string,
+  ) {
+    this.worker = new Worker(HASH_WORKER_SOURCE, {
+      eval: true,
+      workerData: { path, progress: this.progress.buffer, chunk: READ_CHUNK_BYTES },
+    });
+    // Referenced only while the digest is awaited, so an abandoned source never keeps the process alive.
     this.worker.unref();
-    this.worker.on('message', (m: { t: string; i?: number; hex?: string }) => {
-      if (m.t === 'ack') this.acks[m.i!]!.shift()?.();
-      else if (m.t === 'digest') this.onDigest?.(m.hex!);
-      if (--this.outstanding === 0) this.worker.unref();
+    this.result = new Promise<string>((resolve, reject) => {
+      this.worker.on('message', (m: { hex?: string; error?: string }) => {
+        if (m.hex !== undefined) resolve(m.hex);
+        else reject(new Error(m.error ?? 'hash worker failed'));
+      });
+      this.worker.on('error', reject);
+      this.worker.on('exit', () => reject(new Error('hash worker exited')));
     });
-    this.worker.on('error', (e) => this.fail(e));
-    this.worker.on('exit', () => this.fail(new Error('hash worker exited')));
-    this.worker.postMessage({ t: 'init', bufs: sabs });
+    this.result.catch(() => undefined);
   }
 
-  private fail(e: Error): void {
-    if (this.failure) return;
-    this.failure = e;
-    for (const l of this.failListeners.splice(0)) l(e);
+  /** The parser has read the file up to `offset`. */
+  advance(offset: number): void {
+    Atomics.store(this.progress, 0, BigInt(offset));
+    this.signal();
   }
 
-  private guarded<T>(f: (resolve: (v: T) => void) => void): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      if (this.failure) return reject(this.failure);
-      this.failListeners.push(reject);
-      if (this.outstanding++ === 0) this.worker.ref();
-      f(resolve);
-    });
+  private signal(): void {
+    Atomics.add(this.progress, 1, 1n);
+    Atomics.notify(this.progress, 1);
   }
 
-  /** Hashes bytes [0, n) of buffer i; resolves when the worker no longer needs the buffer. */
-  update(i: number, n: number): Promise<void> {
-    const p = this.guarded<void>((resolve) => {
-      this.acks[i]!.push(resolve);
-      this.worker.postMessage({ t: 'u', i, n });
-    });
-    p.catch(() => undefined);
-    return p;
-  }
-
-  digest(): Promise<string> {
-    return this.guarded<string>((resolve) => {
-      this.onDigest = resolve;
-      this.worker.postMessage({ t: 'end' });
-    });
+  /** The digest of the first `offset` bytes (everything the parser read). */
+  async digest(offset: number): Promise<string> {
+    Atomics.store(this.progress, 0, BigInt(offset));
+    Atomics.store(this.progress, 2, 1n);
+    this.signal();
+    this.worker.ref();
+    try {
+      return await this.result;
+    } catch (e) {
+      throw new MailsleuthError('CAPTURE_UNREADABLE', `cannot hash ${this.label}: ${errMessage(e)}`, { cause: e });
+    } finally {
+      this.worker.unref();
+    }
   }
 
   async terminate(): Promise<void> {
-    this.failure ??= new Error('hash worker terminated');
     await this.worker.terminate();
   }
 }

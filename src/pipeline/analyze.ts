@@ -157,7 +157,6 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
     report,
     maxRecordBytes: limits.maxRecordBytes,
     maxResyncBytes: limits.maxResyncBytes,
-    workerHashMinBytes: Infinity,
     rawChunkTap: worker && options.messageWorkerHash === true ? (c) => worker.hash(c) : undefined,
   });
   const decoder = new PacketDecoder({ report, limits });
