@@ -521,6 +521,15 @@ test('worker-thread hashing gives the same digest; breaking out early closes eve
   for await (const f of src) frames.push(own(f));
   assert.equal(frames.length, sampleFrames().length);
   assert.equal(src.info.sha256, createHash('sha256').update(file).digest('hex'));
+  // A parser that pauses (slow consumer): the idle hash worker must stay alive and finish.
+  const slow = await openCapture(path, { report: () => {}, workerHashMinBytes: 0 });
+  let n = 0;
+  for await (const f of slow) {
+    if (n++ === 0) await new Promise((r) => setTimeout(r, 150));
+    void f;
+  }
+  assert.equal(n, sampleFrames().length);
+  assert.equal(slow.info.sha256, createHash('sha256').update(file).digest('hex'));
   // Abandoned iterations (worker and inline) must not hang or keep the process alive.
   for (const workerHashMinBytes of [0, Infinity]) {
     const early = await openCapture(path, { report: () => {}, workerHashMinBytes });

@@ -325,6 +325,8 @@ const hash = createHash('sha256');
 const buf = Buffer.allocUnsafe(workerData.chunk);
 let fd = -1;
 let pos = 0;
+// Keeps this thread's event loop alive while it waits (a pending waitAsync does not).
+parentPort.on('message', () => {});
 function fail(e) {
   parentPort.postMessage({ error: String((e && e.message) || e) });
   if (fd >= 0) closeSync(fd);
@@ -345,6 +347,7 @@ function step() {
     } else if (Atomics.load(progress, 2) !== 0n) {
       parentPort.postMessage({ hex: hash.digest('hex') });
       closeSync(fd);
+      parentPort.close();
     } else {
       const w = Atomics.waitAsync(progress, 1, seq);
       if (w.async) w.value.then(step);
@@ -371,8 +374,6 @@ class FileHasher {
       eval: true,
       workerData: { path, progress: this.progress.buffer, chunk: READ_CHUNK_BYTES },
     });
-    // Referenced only while the digest is awaited, so an abandoned source never keeps the process alive.
-    this.worker.unref();
     this.result = new Promise<string>((resolve, reject) => {
       this.worker.on('message', (m: { hex?: string; error?: string }) => {
         if (m.hex !== undefined) resolve(m.hex);
@@ -382,6 +383,9 @@ class FileHasher {
       this.worker.on('exit', () => reject(new Error('hash worker exited')));
     });
     this.result.catch(() => undefined);
+    // Referenced only while the digest is awaited, so an abandoned source never keeps the process
+    // alive. (After the listeners: adding a 'message' listener references the worker again.)
+    this.worker.unref();
   }
 
   /** The parser has read the file up to `offset`. */
