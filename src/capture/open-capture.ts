@@ -313,56 +313,54 @@ class FileSource implements ByteSource {
 
 /**
  * The hash worker: reads the file through its own descriptor up to the offset the parsing
- * thread has published (progress[0]) and hashes it; progress[2] = 1 asks for the digest.
- * progress[1] counts updates (the value waited on, so no wake-up is lost).
+ * thread has announced (a message per read chunk) and hashes it; `end` asks for the digest.
  */
 const HASH_WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { openSync, readSync, closeSync } = require('node:fs');
 const { createHash } = require('node:crypto');
-const progress = new BigInt64Array(workerData.progress);
 const hash = createHash('sha256');
 const buf = Buffer.allocUnsafe(workerData.chunk);
 let fd = -1;
 let pos = 0;
-// Keeps this thread's event loop alive while it waits (a pending waitAsync does not).
-parentPort.on('message', () => {});
-function fail(e) {
-  parentPort.postMessage({ error: String((e && e.message) || e) });
-  if (fd >= 0) closeSync(fd);
-}
-// One chunk per turn of the event loop, and waiting with waitAsync, never blocking: a worker
-// thread that blocks cannot be stopped when the process exits.
+let limit = 0;
+let ending = false;
+let stepping = false;
+let failed = false;
+parentPort.on('message', (m) => {
+  if (m.limit > limit) limit = m.limit;
+  if (m.end) ending = true;
+  if (!stepping) { stepping = true; setImmediate(step); }
+});
+// One chunk per turn of the event loop, so the thread can always be stopped.
 function step() {
+  if (failed) return;
   try {
     if (fd < 0) fd = openSync(workerData.path, 'r');
-    const seq = Atomics.load(progress, 1);
-    const limit = Number(Atomics.load(progress, 0));
     if (pos < limit) {
       const n = readSync(fd, buf, 0, Math.min(buf.length, limit - pos), pos);
       if (n === 0) throw new Error('the file became shorter while it was read (at offset ' + pos + ')');
       hash.update(buf.subarray(0, n));
       pos += n;
       setImmediate(step);
-    } else if (Atomics.load(progress, 2) !== 0n) {
+      return;
+    }
+    stepping = false;
+    if (ending) {
       parentPort.postMessage({ hex: hash.digest('hex') });
       closeSync(fd);
       parentPort.close();
-    } else {
-      const w = Atomics.waitAsync(progress, 1, seq);
-      if (w.async) w.value.then(step);
-      else setImmediate(step);
     }
   } catch (e) {
-    fail(e);
+    failed = true;
+    parentPort.postMessage({ error: String((e && e.message) || e) });
+    if (fd >= 0) closeSync(fd);
   }
 }
-step();
 `;
 
 /** SHA-256 of a file on a worker thread that reads it itself, as far as the parser has read. */
 class FileHasher {
-  private readonly progress = new BigInt64Array(new SharedArrayBuffer(24));
   private readonly worker: Worker;
   private readonly result: Promise<string>;
 
@@ -370,10 +368,7 @@ class FileHasher {
     path: string,
     private readonly label: string,
   ) {
-    this.worker = new Worker(HASH_WORKER_SOURCE, {
-      eval: true,
-      workerData: { path, progress: this.progress.buffer, chunk: READ_CHUNK_BYTES },
-    });
+    this.worker = new Worker(HASH_WORKER_SOURCE, { eval: true, workerData: { path, chunk: READ_CHUNK_BYTES } });
     this.result = new Promise<string>((resolve, reject) => {
       this.worker.on('message', (m: { hex?: string; error?: string }) => {
         if (m.hex !== undefined) resolve(m.hex);
@@ -390,20 +385,12 @@ class FileHasher {
 
   /** The parser has read the file up to `offset`. */
   advance(offset: number): void {
-    Atomics.store(this.progress, 0, BigInt(offset));
-    this.signal();
-  }
-
-  private signal(): void {
-    Atomics.add(this.progress, 1, 1n);
-    Atomics.notify(this.progress, 1);
+    this.worker.postMessage({ limit: offset });
   }
 
   /** The digest of the first `offset` bytes (everything the parser read). */
   async digest(offset: number): Promise<string> {
-    Atomics.store(this.progress, 0, BigInt(offset));
-    Atomics.store(this.progress, 2, 1n);
-    this.signal();
+    this.worker.postMessage({ limit: offset, end: true });
     this.worker.ref();
     try {
       return await this.result;

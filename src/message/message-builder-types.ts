@@ -31,6 +31,12 @@ export interface MessageBuilderOptions {
    * synchronously (the .eml is in place when end() returns).
    */
   writer?: MessageFileWriter | null;
+  /**
+   * The caller keeps the bytes given to write() valid until it calls flush() (or end()): the
+   * .eml is then written straight from them, synchronously, one gathered write per flush, with
+   * no copy (the message worker does this with its arenas). Attachments still go to `writer`.
+   */
+  emlBorrowedUntilFlush?: boolean;
   /** Limits: maxMessageBytes, maxInMemoryMessageBytes, maxMimeDepth, maxMimeParts, maxHeaderBytes. */
   limits: {
     maxMessageBytes: number;

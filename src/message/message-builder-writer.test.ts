@@ -186,3 +186,59 @@ describe('OwnedChunks', () => {
     assert.deepEqual(Buffer.concat(kept), Buffer.alloc(16 * 1024 + 10, 2), 'blocks not recycled are untouched');
   });
 });
+
+describe('emlBorrowedUntilFlush: the .eml is written straight from bytes kept valid until flush()', () => {
+  it('every fixture .eml is byte-exact when the arena is clobbered after each flush, with many views per flush', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailsleuth-borrowed-'));
+    try {
+      for (const [i, file] of fixtureFiles().entries()) {
+        const raw = readFileSync(file);
+        const emlPath = join(dir, `m${i}.eml`);
+        const writer = new CollectingWriter();
+        const b = new MessageBuilder({ emlPath, attachmentsDir: null, writer, emlBorrowedUntilFlush: true, limits: LIMITS });
+        // An "arena": up to 1500 small views per flush (more than one writev), then clobbered.
+        const arena = new Uint8Array(64 * 1024);
+        let used = 0;
+        let views = 0;
+        let seed = 777 + i;
+        for (let off = 0; off < raw.length; ) {
+          seed = (seed * 1103515245 + 12345) >>> 0;
+          const n = Math.min(raw.length - off, 1 + (seed % 40));
+          if (used + n > arena.length || views >= 1500) {
+            b.flush();
+            assert.equal(existsSync(emlPath), false, 'the .eml appears only at end()');
+            arena.fill(0x5a);
+            used = 0;
+            views = 0;
+          }
+          arena.set(raw.subarray(off, off + n), used);
+          b.write(arena.subarray(used, used + n));
+          used += n;
+          views++;
+          off += n;
+        }
+        const r = b.end(true);
+        arena.fill(0x5a);
+        assert.equal(r.sha256, sha256(raw));
+        assert.deepEqual(readFileSync(emlPath), raw, file);
+        assert.equal(existsSync(`${emlPath}.tmp`), false);
+        assert.equal(writer.bytes(emlPath), undefined, 'the .eml is not handed to the writer');
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an empty message still gives an (empty) .eml', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailsleuth-borrowed-'));
+    try {
+      const emlPath = join(dir, 'empty.eml');
+      const b = new MessageBuilder({ emlPath, attachmentsDir: null, emlBorrowedUntilFlush: true, limits: LIMITS });
+      b.flush();
+      b.end(false);
+      assert.equal(readFileSync(emlPath).length, 0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, openSync, renameSync, writeSync, writevSync } from 'node:fs';
 import { MailsleuthError } from '../core/errors.js';
 import { buildMessageHeaders } from './headers.js';
 import type { MessageBuilderOptions, MessageBuildResult, MessageFileWriter } from './message-builder-types.js';
@@ -107,6 +107,71 @@ class EmlSpool {
   }
 }
 
+/** Most buffers given to one writev call (IOV_MAX is 1024 on Linux). */
+const MAX_IOV = 512;
+
+/**
+ * Writes the verbatim .eml straight from bytes the caller keeps valid until flush(): views are
+ * collected, then written with one gathered write each flush (sync), into `${path}.tmp`, renamed
+ * to `path` at finish(). Nothing is copied; the file is opened at the first flush.
+ */
+class BorrowedEmlFile {
+  private readonly tmp: string;
+  private fd = -1;
+  private views: Uint8Array[] = [];
+
+  constructor(private readonly path: string) {
+    this.tmp = `${path}.tmp`;
+  }
+
+  write(bytes: Uint8Array): void {
+    this.views.push(bytes);
+  }
+
+  flush(): void {
+    if (this.views.length === 0) return;
+    if (this.fd < 0) {
+      try {
+        this.fd = openSync(this.tmp, 'w');
+      } catch (err) {
+        throw new MailsleuthError('OUTPUT_UNWRITABLE', `cannot create ${this.tmp}`, { cause: err });
+      }
+    }
+    const views = this.views;
+    this.views = [];
+    try {
+      for (let i = 0; i < views.length; i += MAX_IOV) {
+        let batch = views.slice(i, i + MAX_IOV);
+        let left = 0;
+        for (const v of batch) left += v.length;
+        // A short write resumes where it stopped.
+        while (left > 0) {
+          let n = writevSync(this.fd, batch);
+          left -= n;
+          if (left === 0) break;
+          let k = 0;
+          while (n >= batch[k]!.length) n -= batch[k++]!.length;
+          batch = [batch[k]!.subarray(n), ...batch.slice(k + 1)];
+        }
+      }
+    } catch (err) {
+      throw new MailsleuthError('OUTPUT_UNWRITABLE', `cannot write ${this.tmp}`, { cause: err });
+    }
+  }
+
+  finish(): void {
+    this.flush();
+    try {
+      if (this.fd < 0) this.fd = openSync(this.tmp, 'w');
+      closeSync(this.fd);
+      this.fd = -1;
+      renameSync(this.tmp, this.path);
+    } catch (err) {
+      throw new MailsleuthError('OUTPUT_UNWRITABLE', `cannot store ${this.path}`, { cause: err });
+    }
+  }
+}
+
 /**
  * Rebuilds one message from its raw bytes (already dot-unstuffed / de-framed by the protocol
  * layer), streaming: hashes and counts them, spools the verbatim .eml, splits the MIME structure,
@@ -119,7 +184,7 @@ class EmlSpool {
 export class MessageBuilder {
   private readonly opts: MessageBuilderOptions;
   private readonly hash: Hash = createHash('sha256');
-  private readonly spool: EmlSpool | null;
+  private readonly spool: EmlSpool | BorrowedEmlFile | null;
   private readonly splitter: MimeSplitter;
   private readonly anomalies: string[] = [];
   private size = 0;
@@ -130,7 +195,12 @@ export class MessageBuilder {
 
   constructor(opts: MessageBuilderOptions) {
     this.opts = opts;
-    this.spool = opts.emlPath === null ? null : new EmlSpool(opts.emlPath, opts.limits.maxInMemoryMessageBytes, opts.writer ?? null);
+    this.spool =
+      opts.emlPath === null
+        ? null
+        : opts.emlBorrowedUntilFlush === true
+          ? new BorrowedEmlFile(opts.emlPath)
+          : new EmlSpool(opts.emlPath, opts.limits.maxInMemoryMessageBytes, opts.writer ?? null);
     this.splitter = new MimeSplitter({
       limits: opts.limits,
       attachmentsDir: opts.attachmentsDir,
@@ -144,7 +214,10 @@ export class MessageBuilder {
     if (!this.anomalies.includes(code)) this.anomalies.push(code);
   }
 
-  /** The next message bytes. Borrowed: copied or consumed during the call. */
+  /**
+   * The next message bytes. Borrowed: copied or consumed during the call (with
+   * `emlBorrowedUntilFlush`: kept until the next flush() or end()).
+   */
   write(bytes: Uint8Array): void {
     if (this.result || bytes.length === 0) return;
     const room = this.opts.limits.maxMessageBytes - this.size;
@@ -164,6 +237,14 @@ export class MessageBuilder {
     this.hash.update(part);
     if (this.spool) this.spool.write(part);
     this.splitter.write(part);
+  }
+
+  /**
+   * With `emlBorrowedUntilFlush`: writes the .eml bytes given since the last flush; the caller
+   * may reuse them afterwards. Otherwise nothing to do.
+   */
+  flush(): void {
+    if (this.spool instanceof BorrowedEmlFile && !this.result) this.spool.flush();
   }
 
   /** `length` bytes of the message are missing here (nothing is inserted). */

@@ -72,6 +72,7 @@ function processBatch(tape: Float64Array, opens: (string | null)[], arenas: Arra
             emlPath: opens[tape[i + 2]!] ?? null,
             attachmentsDir: init.attachmentsDir,
             writer: queue,
+            emlBorrowedUntilFlush: true,
             limits: init.limits,
           }),
         );
@@ -87,6 +88,15 @@ function processBatch(tape: Float64Array, opens: (string | null)[], arenas: Arra
       }
     } catch (e) {
       // Only output failures throw (hostile input never does): the run cannot finish its case.
+      failure ??= e instanceof Error ? e.message : String(e);
+      builders.delete(slot);
+    }
+  }
+  // The arenas go back with the ack: write what the open messages borrowed from them.
+  for (const [slot, b] of builders) {
+    try {
+      b.flush();
+    } catch (e) {
       failure ??= e instanceof Error ? e.message : String(e);
       builders.delete(slot);
     }
