@@ -67,7 +67,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('-q, --quiet', 'print nothing on success (the case folder is still written)')
     .option('--keylog <file>', 'TLS key log (SSLKEYLOGFILE / NSS format) to decrypt STARTTLS and implicit TLS (repeatable)', collect, [])
     .option('--rsa-key <file>', "server's RSA private key (PEM) for TLS 1.2 RSA key exchange (repeatable)", collect, [])
-    .option('--message-worker', 'build messages on a second thread: faster on large captures, uses ~15-20% more memory (see docs/performance.md)')
+    .option('--no-message-worker', 'build messages on the main thread instead of a second one (slower; see docs/performance.md)')
     .option('--limit <name=value>', 'override a resource limit (repeatable), e.g. --limit maxMessageBytes=1048576', parseLimit)
     .addHelpText(
       'after',
@@ -100,7 +100,7 @@ ${EXIT_HELP}`,
         onProgress: progress,
         keyLogFiles: opts.keylog,
         rsaKeyFiles: opts.rsaKey,
-        messageWorker: opts.messageWorker === true,
+        messageWorker: opts.messageWorker !== false,
       });
       if (progress) process.stderr.write('\r\x1b[K');
       if (opts.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');

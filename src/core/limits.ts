@@ -88,8 +88,8 @@ export interface Limits {
    */
   maxPendingWriteBytes: number;
   /**
-   * Bytes copied for the message worker (message bytes and, there, raw capture bytes to hash) and
-   * not yet acknowledged by it. Past it the pipeline waits after the capture batch until a quarter is left.
+   * Message bytes copied for the message worker and not yet acknowledged by it. Past it the
+   * pipeline waits after the capture batch until a quarter is left.
    */
   maxMessageWorkerBacklogBytes: number;
   // #endregion
@@ -126,8 +126,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxHeaderBytes: 2 * 1024 * 1024,
 
   maxAnomalyRecordsPerCode: 1000,
-  maxPendingWriteBytes: 16 * 1024 * 1024,
-  maxMessageWorkerBacklogBytes: 32 * 1024 * 1024,
+  maxPendingWriteBytes: 8 * 1024 * 1024,
+  maxMessageWorkerBacklogBytes: 16 * 1024 * 1024,
 });
 
 /** Fills unspecified limits with defaults. Negative or NaN values are rejected. */

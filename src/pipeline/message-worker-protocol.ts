@@ -19,8 +19,6 @@ export const OP = {
   gap: 2,
   /** [END, slot, complete(0/1)]: end of bytes; the result is posted back. */
   end: 3,
-  /** [HASH, 0, arena, offset, length]: raw capture bytes for the capture SHA-256. */
-  hash: 4,
 } as const;
 
 /** Worker start-up data (workerData). */
@@ -35,8 +33,6 @@ export interface MessageWorkerInit {
   };
   /** FileWriteQueue bound (bytes); the worker holds its ack while more than half of it is pending. */
   maxPendingWriteBytes: number;
-  /** HASH ops will come: 'done' carries their SHA-256. */
-  hash: boolean;
 }
 
 /** Main -> worker. */
@@ -55,4 +51,4 @@ export type FromMessageWorker =
       /** First failure (write error, builder error), or null. */
       error: string | null;
     }
-  | { t: 'done'; sha256: string | null; error: string | null };
+  | { t: 'done'; error: string | null };

@@ -1,11 +1,11 @@
 /**
  * The message worker (a worker_threads entry point, started by MessageWorkerClient): builds the
- * messages the pipeline streams to it (MIME split, transfer decoding, hashing), writes their
- * .eml and attachment files through its own FileWriteQueue, and hashes the raw capture.
+ * messages the pipeline streams to it (MIME split, transfer decoding, hashing), writes each .eml
+ * straight from the arenas (synchronously, once per batch, before the arenas go back) and the
+ * decoded attachments through its own FileWriteQueue.
  * Ops are processed strictly in order; each batch is acknowledged (arenas back, results of the
  * messages ended in it) once processed and once the write queue is back under its bound.
  */
-import { createHash, type Hash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import { MessageBuilder } from '../message/message-builder.js';
 import type { MessageBuildResult } from '../message/message-builder-types.js';
@@ -20,7 +20,6 @@ const port = parentPort!;
 setOwnedChunksPoolBytes(2 * init.maxPendingWriteBytes);
 const queue = new FileWriteQueue({ maxPendingBytes: 2 * init.maxPendingWriteBytes, recycle: recycleOwnedChunks });
 const builders = new Map<number, MessageBuilder>();
-const captureHash: Hash | null = init.hash ? createHash('sha256') : null;
 let failure: string | null = null;
 
 const inbox: ToMessageWorker[] = [];
@@ -43,7 +42,7 @@ async function run(): Promise<void> {
         port.postMessage(out, m.arenas);
       } else {
         await queue.drain();
-        const out: FromMessageWorker = { t: 'done', sha256: captureHash ? captureHash.digest('hex') : null, error: currentError() };
+        const out: FromMessageWorker = { t: 'done', error: currentError() };
         port.postMessage(out);
       }
     }
@@ -63,9 +62,7 @@ function processBatch(tape: Float64Array, opens: (string | null)[], arenas: Arra
     const kind = tape[i]!;
     const slot = tape[i + 1]!;
     try {
-      if (kind === OP.hash) {
-        captureHash?.update(views[tape[i + 2]!]!.subarray(tape[i + 3]!, tape[i + 3]! + tape[i + 4]!));
-      } else if (kind === OP.open) {
+      if (kind === OP.open) {
         builders.set(
           slot,
           new MessageBuilder({

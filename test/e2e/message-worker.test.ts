@@ -1,12 +1,14 @@
-// Worker mode (messages built, written and optionally the capture hashed on a worker thread)
-// must produce the same case folder as inline mode: same message records in the same order,
-// same .eml files and attachments, same counts and capture hash.
+// Worker mode (messages built and written on a worker thread, the default) must produce the same
+// case folder as inline mode: same message records in the same order, same .eml files and
+// attachments, same counts and capture hash. The third run reads the capture as a stream of small
+// chunks, so messages span many batches (the worker writes each .eml batch by batch).
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { analyze } from '../../src/pipeline/analyze.js';
 import { fixture, sharedDir, SHARED_SKIP_REASON } from '../helpers/paths.js';
 
@@ -30,10 +32,13 @@ async function compareModes(pcap: string, expectMessages: boolean): Promise<void
   try {
     const inlineDir = join(dir, 'inline');
     const workerDir = join(dir, 'worker');
-    const hashDir = join(dir, 'worker-hash');
+    const hashDir = join(dir, 'worker-small-batches');
     const a = await analyze(pcap, { outDir: inlineDir, messageWorker: false });
-    const b = await analyze(pcap, { outDir: workerDir, messageWorker: true });
-    const c = await analyze(pcap, { outDir: hashDir, messageWorker: true, messageWorkerHash: true });
+    const b = await analyze(pcap, { outDir: workerDir });
+    const file = readFileSync(pcap);
+    const pieces: Buffer[] = [];
+    for (let i = 0; i < file.length; i += 1500) pieces.push(file.subarray(i, i + 1500));
+    const c = await analyze(Readable.from(pieces), { outDir: hashDir });
 
     const fileHash = sha256(readFileSync(pcap));
     for (const s of [a, b, c]) assert.equal(s.input.sha256, fileHash, 'capture hash');
