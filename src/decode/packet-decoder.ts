@@ -1,6 +1,6 @@
 import type { AnomalyReporter } from '../core/anomaly.js';
 import type { Limits } from '../core/limits.js';
-import type { CaptureFrame, TcpPacket, Timestamp, UdpPacket } from '../core/types.js';
+import { TCP_FIN, TCP_RST, TCP_SYN, type CaptureFrame, type TcpPacket, type Timestamp, type UdpPacket } from '../core/types.js';
 import {
   LINKTYPE_ETHERNET,
   LINKTYPE_IPV4,
@@ -14,7 +14,7 @@ import {
   LINKTYPE_RAW_14,
   linkTypeName,
 } from '../capture/link-types.js';
-import type { DecodeResult } from './decoded.js';
+import type { DecodeResult, TcpEarlyFilter } from './decoded.js';
 import { formatIpv4, formatIpv6 } from './ip-address.js';
 import { IpDefragmenter, type ReassembledDatagram } from './ip-defrag.js';
 
@@ -50,6 +50,8 @@ export class PacketDecoder {
   private readonly unsupportedSeen = new Set<number>();
   private readonly v4Cache = new Map<number, string>();
   private tsoReported = false;
+  /** See {@link TcpEarlyFilter}; null: every TCP segment becomes a packet. */
+  earlyFilter: TcpEarlyFilter | null = null;
 
   constructor(opts: { report: AnomalyReporter; limits: Limits }) {
     this.report = opts.report;
@@ -326,6 +328,20 @@ export class PacketDecoder {
     if (ipVersion === 4) {
       srcId = ((d[addrOff]! << 24) | (d[addrOff + 1]! << 16) | (d[addrOff + 2]! << 8) | d[addrOff + 3]!) >>> 0;
       dstId = ((d[addrOff + 4]! << 24) | (d[addrOff + 5]! << 16) | (d[addrOff + 6]! << 8) | d[addrOff + 7]!) >>> 0;
+      const f = this.earlyFilter;
+      // A well-formed segment without SYN/FIN/RST (header checks as in transportAt, which
+      // reports the malformed ones) may belong to an ignored connection: consumed here.
+      if (f !== null && proto === PROTO_TCP && end - p >= 20) {
+        const hlen = (d[p + 12]! >> 4) << 2;
+        if (
+          hlen >= 20 &&
+          hlen <= end - p &&
+          (d[p + 13]! & (TCP_SYN | TCP_FIN | TCP_RST)) === 0 &&
+          f.consumeIgnoredV4(srcId, (d[p]! << 8) | d[p + 1]!, dstId, (d[p + 2]! << 8) | d[p + 3]!, frame.index, frame.ts)
+        ) {
+          return OTHER;
+        }
+      }
       src = this.v4(d, addrOff);
       dst = this.v4(d, addrOff + 4);
     } else {

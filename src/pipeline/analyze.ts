@@ -161,6 +161,8 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
     messageWorker: worker,
   });
   const reassembler = new TcpReassembler({ factory, limits, report, serverPorts: serverPorts() });
+  // Segments of connections found not to be mail are dropped before a packet is even built.
+  decoder.earlyFilter = reassembler;
 
   let frames = 0;
   let firstTs: Timestamp | null = null;

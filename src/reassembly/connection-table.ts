@@ -9,12 +9,17 @@ export function fastKey(p: TcpPacket): number {
   const s = p.srcId;
   const d = p.dstId;
   if (s === undefined || d === undefined) return -1;
-  let a = s, b = d, pa = p.srcPort, pb = p.dstPort;
+  return fastKeyOf(s, p.srcPort, d, p.dstPort);
+}
+
+/** {@link fastKey} from the ids and ports themselves. */
+export function fastKeyOf(s: number, sp: number, d: number, dp: number): number {
+  let a = s, b = d, pa = sp, pb = dp;
   if (s > d || (s === d && pa > pb)) {
     a = d;
     b = s;
-    pa = p.dstPort;
-    pb = p.srcPort;
+    pa = dp;
+    pb = sp;
   }
   const h = (Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b ^ (pa << 16) ^ pb, 0xc2b2ae35)) >>> 0;
   return h * 1048576 + ((Math.imul(pa, 31) + pb) & 0xfffff);
@@ -75,6 +80,11 @@ export class ConnectionTable {
     if (k < 0) return undefined;
     const c = this.#fast.get(k);
     return c !== undefined && sameEndpoints(c, p) ? c : undefined;
+  }
+
+  /** The connection registered under a numeric key (unverified: the caller checks the endpoints). */
+  fastGet(k: number): Connection | undefined {
+    return this.#fast.get(k);
   }
 
   /** Registers a connection under its numeric key (the first one wins a collision). */

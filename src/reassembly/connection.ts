@@ -18,6 +18,9 @@ export class Connection {
   readonly serverPort: number;
   /** Numeric lookup key (ConnectionTable fast path), or -1 when the packets carried no ids. */
   fastKey = -1;
+  /** IPv4 client and server addresses as 32-bit numbers (-1: not IPv4 or unknown). */
+  v4Client = -1;
+  v4Server = -1;
   readonly client: HalfStream;
   readonly server: HalfStream;
   /** The handler asked to stop receiving payload (`StreamHandler.ignored`). */

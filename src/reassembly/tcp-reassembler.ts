@@ -3,7 +3,7 @@ import type { Limits } from '../core/limits.js';
 import type { At, Side, TcpPacket, Timestamp } from '../core/types.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, tsDiff } from '../core/types.js';
 import { Connection } from './connection.js';
-import { ConnectionTable, connectionKey, fastKey } from './connection-table.js';
+import { ConnectionTable, connectionKey, fastKey, fastKeyOf } from './connection-table.js';
 import { DEFAULT_SERVER_PORTS, decideRoles } from './decide-roles.js';
 import type { GapCause } from './half-stream.js';
 import { ReassemblyContext } from './reassembly-context.js';
@@ -111,6 +111,32 @@ export class TcpReassembler {
   }
 
   /**
+   * The decoder's early filter (TcpEarlyFilter): an IPv4 segment without SYN/FIN/RST of an
+   * ignored connection changes nothing but the connection's last activity, so it is consumed
+   * here, before a packet is built, with exactly the effect add() would have. False when the
+   * connection is unknown, not ignored, or the endpoints do not match exactly.
+   */
+  consumeIgnoredV4(srcAddr: number, srcPort: number, dstAddr: number, dstPort: number, frame: number, ts: Timestamp): boolean {
+    // As in add(): idle expiry first (it may close or forget this very connection).
+    if (ts.sec >= this.#nextCheckSec) this.advanceTime(ts);
+    const conn = this.#table.fastGet(fastKeyOf(srcAddr, srcPort, dstAddr, dstPort));
+    if (conn === undefined || !conn.ignored || conn.v4Client < 0) return false;
+    const fromClient = srcPort === conn.clientPort && srcAddr === conn.v4Client;
+    const fromServer = srcPort === conn.serverPort && srcAddr === conn.v4Server;
+    if (!(fromClient ? dstPort === conn.serverPort && dstAddr === conn.v4Server : fromServer && dstPort === conn.clientPort && dstAddr === conn.v4Client)) {
+      return false;
+    }
+    this.#lastFrame = frame;
+    this.#lastTs = ts;
+    // Closed (FIN/RST earlier, or idle expiry just now): add() would drop it silently too.
+    if (conn.closed) return true;
+    conn.lastTs = ts;
+    conn.lastFrame = frame;
+    this.#table.touch(conn);
+    return true;
+  }
+
+  /**
    * Closes connections idle for more than `idleTimeoutSeconds` of capture time
    * (onClose('idle_timeout'), stamped with the connection's last packet) and forgets closed
    * ones older than `timeWaitSeconds`. Cheap: does the work at most once per capture second.
@@ -183,6 +209,10 @@ export class TcpReassembler {
     };
     const handler = this.#factory.create(info);
     const conn = new Connection(key, info, handler, this.#ctx);
+    if (p.ipVersion === 4 && p.srcId !== undefined && p.dstId !== undefined) {
+      conn.v4Client = roles.sourceIsClient ? p.srcId : p.dstId;
+      conn.v4Server = roles.sourceIsClient ? p.dstId : p.srcId;
+    }
     this.#created++;
     table.add(conn);
     return conn;
