@@ -64,10 +64,18 @@ export function patchInPlace(fd: number, needle: string, value: string): void {
     const got = readSync(fd, chunk, 0, chunk.length, pos);
     if (got <= 0) break;
     const view = chunk.subarray(0, got);
+    // Patch the chunk in memory, then write the patched span back with one write.
     let i = view.indexOf(n);
+    const first = i;
+    let end = -1;
     while (i !== -1) {
-      writeSync(fd, v, 0, v.length, pos + i);
-      i = view.indexOf(n, i + n.length);
+      v.copy(view, i);
+      end = i + n.length;
+      i = view.indexOf(n, end);
+    }
+    if (first !== -1) {
+      let off = first;
+      while (off < end) off += writeSync(fd, view, off, end - off, pos + off);
     }
     if (got < chunk.length) break;
     // Step back so a needle straddling two reads is still found.
