@@ -11,9 +11,35 @@ test('close() patches the capture hash into every record, also across the 4 MiB 
   const dir = mkdtempSync(join(tmpdir(), 'mailsleuth-jsonl-'));
   try {
     const f = new JsonlFile(join(dir, 'x.jsonl'));
-    // Records of varying length so placeholders land on and around every chunk boundary.
+    // Records of varying length; before each 4 MiB boundary one record is padded so that its
+    // placeholder straddles the boundary (10 bytes before, 54 after).
     const n = 60_000;
-    for (let i = 0; i < n; i++) f.write({ i, capture_sha256: SHA256_PLACEHOLDER, pad: 'p'.repeat(i % 97) });
+    const CHUNK = 4 * 1024 * 1024;
+    let bytes = 0;
+    let boundary = CHUNK;
+    const pads: number[] = [];
+    for (let i = 0; i < n; i++) {
+      let pad = i % 97;
+      const prefix = `{"i":${i},"capture_sha256":"`.length;
+      const line = (p: number): number => JSON.stringify({ i, capture_sha256: SHA256_PLACEHOLDER, pad: 'p'.repeat(p) }).length + 1;
+      if (bytes + line(pad) + 400 > boundary) {
+        // This record's placeholder starts at boundary - 10: fill the gap with a padded record first.
+        const gap = boundary - 10 - prefix - bytes;
+        const fillerBase = line(0) - 0;
+        const fillerPad = gap - fillerBase;
+        if (fillerPad >= 0) {
+          f.write({ i, capture_sha256: SHA256_PLACEHOLDER, pad: 'p'.repeat(fillerPad) });
+          pads.push(fillerPad);
+          bytes += line(fillerPad);
+          i++;
+          pad = i % 97;
+        }
+        boundary += CHUNK - 63; // the next read starts 63 bytes before the end of this one
+      }
+      f.write({ i, capture_sha256: SHA256_PLACEHOLDER, pad: 'p'.repeat(pad) });
+      pads.push(pad);
+      bytes += JSON.stringify({ i, capture_sha256: SHA256_PLACEHOLDER, pad: 'p'.repeat(pad) }).length + 1;
+    }
     f.close(HASH);
     const lines = readFileSync(join(dir, 'x.jsonl'), 'utf8').split('\n').filter(Boolean);
     assert.equal(lines.length, n);
@@ -22,7 +48,7 @@ test('close() patches the capture hash into every record, also across the 4 MiB 
       const r = JSON.parse(l) as { i: number; capture_sha256: string; pad: string };
       assert.equal(r.i, i);
       assert.equal(r.capture_sha256, HASH);
-      assert.equal(r.pad.length, i % 97);
+      assert.equal(r.pad.length, pads[i]);
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });
