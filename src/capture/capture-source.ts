@@ -53,12 +53,9 @@ export interface OpenCaptureOptions {
   maxCaptureInterfaces?: number;
   /** Default DEFAULT_LIMITS.maxResyncBytes. */
   maxResyncBytes?: number;
-  /** Files at least this large are hashed on a worker thread (default 64 MiB; Infinity: never). */
-  workerHashMinBytes?: number;
   /**
-   * When set, the capture is not hashed here: every raw chunk (as stored, before gunzip; borrowed,
-   * valid during the call only) is passed to this function in order, and `info.sha256` stays
-   * undefined for the caller to fill (e.g. after hashing the chunks on another thread).
+   * Files at least this large are hashed on a worker thread that reads the file itself, as far
+   * as the parser has read (default 64 MiB; Infinity: never). Streams are hashed inline.
    */
-  rawChunkTap?: (chunk: Uint8Array) => void;
+  workerHashMinBytes?: number;
 }

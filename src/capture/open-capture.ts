@@ -57,13 +57,8 @@ export async function openCaptureBatches(
   input: string | NodeJS.ReadableStream,
   opts: OpenCaptureOptions,
 ): Promise<CaptureBatchSource> {
-  const external = opts.rawChunkTap;
-  const tap: RawTap = external
-    ? { hash: null, bytes: 0, update: external }
-    : (() => {
-        const hash = createHash('sha256');
-        return { hash, bytes: 0, update: (c: Uint8Array) => void hash.update(c) };
-      })();
+  const hash = createHash('sha256');
+  const tap: RawTap = { hash, bytes: 0, update: (c: Uint8Array) => void hash.update(c) };
   let raw: ByteSource;
   let fileBytes = 0;
   const label = typeof input === 'string' ? (input === '-' ? 'stdin' : input) : 'input stream';
@@ -79,7 +74,7 @@ export async function openCaptureBatches(
       throw new MailsleuthError('CAPTURE_UNREADABLE', `cannot read ${label}: ${errMessage(e)}`, { cause: e });
     }
     let hasher: FileHasher | null = null;
-    if (!external && fileBytes >= (opts.workerHashMinBytes ?? WORKER_HASH_MIN_BYTES)) {
+    if (fileBytes >= (opts.workerHashMinBytes ?? WORKER_HASH_MIN_BYTES)) {
       try {
         hasher = new FileHasher(input, label);
       } catch {
@@ -208,9 +203,7 @@ class BatchSource implements CaptureBatchSource {
       if (this.gz) await this.gz.drain();
       else while ((await this.raw.next()) !== null);
       info.fileBytes = this.tap.bytes;
-      if (this.tap.hash !== null) {
-        info.sha256 = this.raw instanceof FileSource ? await this.raw.digest() : this.tap.hash!.digest('hex');
-      }
+      info.sha256 = this.raw instanceof FileSource ? await this.raw.digest() : this.tap.hash.digest('hex');
     } finally {
       await this.src.close();
       if (this.src !== this.raw) await this.raw.close();
@@ -222,10 +215,9 @@ class BatchSource implements CaptureBatchSource {
 // Byte sources (the only async part): raw file/stream chunks, hashed as stored; gunzip on top.
 
 interface RawTap {
-  /** Null when the chunks go to opts.rawChunkTap instead. */
-  readonly hash: Hash | null;
+  readonly hash: Hash;
   bytes: number;
-  /** Hashes (or hands over) one raw chunk. */
+  /** Hashes one raw chunk. */
   readonly update: (chunk: Uint8Array) => void;
 }
 
@@ -299,7 +291,7 @@ class FileSource implements ByteSource {
   /** SHA-256 hex of everything returned so far (call after the end). */
   async digest(): Promise<string> {
     if (this.hasher) return this.hasher.digest(this.pos);
-    return this.tap.hash ? this.tap.hash.digest('hex') : '';
+    return this.tap.hash.digest('hex');
   }
 
   async close(): Promise<void> {
