@@ -102,7 +102,7 @@ function median(xs: number[]): number {
 }
 
 async function main(): Promise<void> {
-  const cli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+  const cli = join(repoRoot, 'dist', 'mailsleuth.mjs');
   const rows: string[] = [];
   for (const size of sizes) {
     const file = ensureCapture(size);

@@ -32,11 +32,13 @@ const require = createRequire(import.meta.url);
 export const TOOL = { name: 'mailsleuth', version: readVersion() };
 
 function readVersion(): string {
-  for (const p of ['../../package.json', '../../../package.json']) {
+  // dist/mailsleuth.mjs (bundle), src/pipeline/*.ts (tsx), dist/src/pipeline/*.js.
+  for (const p of ['../package.json', '../../package.json', '../../../package.json']) {
     try {
-      return (require(p) as { version: string }).version;
+      const pkg = require(p) as { name?: string; version?: string };
+      if (pkg.name === 'mailsleuth' && typeof pkg.version === 'string') return pkg.version;
     } catch {
-      /* try the next layout (src vs dist) */
+      /* try the next layout */
     }
   }
   return '0.0.0';

@@ -1,22 +1,59 @@
 // The command line as a user meets it: exit codes, one-line errors, stdin, gzip, --json.
-// Runs the compiled CLI (npm test builds first).
+// Runs the `mailsleuth` command as shipped (the bundle dist/mailsleuth.mjs; npm test builds
+// first), and checks the bundle and the unbundled modules give the same case folder.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { fixture, repoRoot } from '../helpers/paths.js';
 
-const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+const CLI = join(repoRoot, 'dist', 'mailsleuth.mjs');
+const CLI_MODULES = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 const PCAP = fixture('pcaps', 'demo-smtp.pcap');
-const skip = existsSync(CLI) ? false : 'the CLI is not built (run npm run build)';
+const skip = existsSync(CLI) && existsSync(CLI_MODULES) ? false : 'the CLI is not built (run npm run build)';
 
-function run(args: string[], input?: Buffer) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { input, encoding: 'utf8', maxBuffer: 1 << 26 });
+function run(args: string[], input?: Buffer, cli = CLI) {
+  const r = spawnSync(process.execPath, [cli, ...args], { input, encoding: 'utf8', maxBuffer: 1 << 26 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
+
+/** Every file of a case folder (name -> content), with run-specific summary fields removed. */
+function caseFiles(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (sub: string): void => {
+    for (const e of readdirSync(join(dir, sub), { withFileTypes: true })) {
+      const rel = sub ? `${sub}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(rel);
+      else out[rel] = readFileSync(join(dir, rel), 'latin1');
+    }
+  };
+  walk('');
+  const summary = JSON.parse(out['summary.json']!) as { run: unknown; input: { path: unknown } };
+  summary.run = null;
+  summary.input.path = null;
+  out['summary.json'] = JSON.stringify(summary);
+  return out;
+}
+
+test('CLI: the bundled command and the unbundled modules write the same case folder (version included)', { skip }, () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'ms-cli-'));
+  try {
+    for (const [name, cli] of [['bundle', CLI], ['modules', CLI_MODULES]] as const) {
+      const r = run(['analyze', PCAP, '-o', join(tmp, name), '-q'], undefined, cli);
+      assert.equal(r.code, 0, r.err);
+    }
+    const a = caseFiles(join(tmp, 'bundle'));
+    assert.deepEqual(a, caseFiles(join(tmp, 'modules')));
+    assert.ok(Object.keys(a).some((k) => k.startsWith('messages/')), 'a message was written by the bundled worker');
+    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+    assert.equal((JSON.parse(readFileSync(join(tmp, 'bundle', 'summary.json'), 'utf8')) as { tool: { version: string } }).tool.version, pkg.version);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
 
 function messages(dir: string): string[] {
   return readFileSync(join(dir, 'messages.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).sha256);
