@@ -69,7 +69,7 @@ class EmlSpool {
     try {
       this.fd = openSync(this.tmp, 'w');
     } catch (err) {
-      throw new MailsleuthError('OUTPUT_UNWRITABLE', `cannot create ${this.tmp}`, { cause: err });
+      throw new MailsleuthError('OUTPUT_UNWRITABLE', `cannot create ${this.tmp}: ${errCode(err)}`, { cause: err });
     }
   }
 
@@ -84,7 +84,7 @@ class EmlSpool {
       let off = 0;
       while (off < bytes.length) off += writeSync(this.fd, bytes, off, bytes.length - off);
     } catch (err) {
-      throw new MailsleuthError('OUTPUT_UNWRITABLE', `cannot write ${this.tmp}`, { cause: err });
+      throw new MailsleuthError('OUTPUT_UNWRITABLE', `cannot write ${this.tmp}: ${errCode(err)}`, { cause: err });
     }
   }
 
@@ -102,9 +102,14 @@ class EmlSpool {
       this.fd = -1;
       renameSync(this.tmp, this.path);
     } catch (err) {
-      throw new MailsleuthError('OUTPUT_UNWRITABLE', `cannot store ${this.path}`, { cause: err });
+      throw new MailsleuthError('OUTPUT_UNWRITABLE', `cannot store ${this.path}: ${errCode(err)}`, { cause: err });
     }
   }
+}
+
+/** The system error code (EISDIR, ENOSPC...) or message of a failed file operation. */
+function errCode(err: unknown): string {
+  return (err as NodeJS.ErrnoException | null)?.code ?? (err instanceof Error ? err.message : String(err));
 }
 
 /** Most buffers given to one writev call (IOV_MAX is 1024 on Linux). */
@@ -134,7 +139,7 @@ class BorrowedEmlFile {
       try {
         this.fd = openSync(this.tmp, 'w');
       } catch (err) {
-        throw new MailsleuthError('OUTPUT_UNWRITABLE', `cannot create ${this.tmp}`, { cause: err });
+        throw new MailsleuthError('OUTPUT_UNWRITABLE', `cannot create ${this.tmp}: ${errCode(err)}`, { cause: err });
       }
     }
     const views = this.views;
@@ -155,7 +160,7 @@ class BorrowedEmlFile {
         }
       }
     } catch (err) {
-      throw new MailsleuthError('OUTPUT_UNWRITABLE', `cannot write ${this.tmp}`, { cause: err });
+      throw new MailsleuthError('OUTPUT_UNWRITABLE', `cannot write ${this.tmp}: ${errCode(err)}`, { cause: err });
     }
   }
 
@@ -167,7 +172,7 @@ class BorrowedEmlFile {
       this.fd = -1;
       renameSync(this.tmp, this.path);
     } catch (err) {
-      throw new MailsleuthError('OUTPUT_UNWRITABLE', `cannot store ${this.path}`, { cause: err });
+      throw new MailsleuthError('OUTPUT_UNWRITABLE', `cannot store ${this.path}: ${errCode(err)}`, { cause: err });
     }
   }
 }

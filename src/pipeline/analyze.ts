@@ -330,7 +330,9 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
 /** The message worker failed (a file it could not write): the run cannot produce a complete case. */
 function throwIfWorkerFailed(worker: MessageWorkerClient): void {
   const err = worker.error;
-  if (err) throw new MailsleuthError('OUTPUT_UNWRITABLE', err.message, { cause: err });
+  if (!err) return;
+  if (worker.errorIsOutput) throw new MailsleuthError('OUTPUT_UNWRITABLE', err.message, { cause: err });
+  throw new Error(`message worker failed: ${err.message}`, { cause: err });
 }
 
 /** A background write of the case folder failed: the run cannot produce a complete case. */

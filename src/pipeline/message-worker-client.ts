@@ -40,6 +40,7 @@ export class MessageWorkerClient {
   #wakers: (() => void)[] = [];
   #done: (() => void) | null = null;
   #error: Error | null = null;
+  #errorIsOutput = false;
   #terminated = false;
 
   constructor(opts: MessageWorkerClientOptions) {
@@ -62,9 +63,17 @@ export class MessageWorkerClient {
     this.#worker.on('exit', () => this.#fail(new Error('message worker exited')));
   }
 
-  /** The first failure of the worker (a file that could not be written), or null. */
+  /** The first failure of the worker, or null. */
   get error(): Error | null {
     return this.#error;
+  }
+
+  /**
+   * True when that failure is a file the worker could not write (the case folder is at fault);
+   * false when the worker itself failed (could not start, crashed): an internal error.
+   */
+  get errorIsOutput(): boolean {
+    return this.#errorIsOutput;
   }
 
   /** True while more than maxBacklogBytes of arenas wait for acknowledgement: await {@link relieved}. */
@@ -190,7 +199,10 @@ export class MessageWorkerClient {
   }
 
   #onMessage(m: FromMessageWorker): void {
-    if (m.error && !this.#error) this.#error = new Error(m.error);
+    if (m.error && !this.#error) {
+      this.#error = new Error(m.error);
+      this.#errorIsOutput = true;
+    }
     if (m.t === 'ack') {
       this.#backlog -= m.arenas.length * ARENA_BYTES;
       // Keep enough arenas for the backlog bound plus a batch; the rest is garbage.

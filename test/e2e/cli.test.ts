@@ -4,7 +4,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -114,6 +114,26 @@ test('CLI: refuses a non-empty output folder (exit 3) unless --force; usage erro
     assert.equal(run(['analyze']).code, 2);
     assert.equal(run(['analyze', PCAP, '--limit', 'noSuchLimit=3']).code, 2);
     assert.equal(run(['--help']).code, 0);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('CLI: a message file that cannot be written exits 3 with one line, in both message modes', { skip }, () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'ms-cli-'));
+  try {
+    assert.equal(run(['analyze', PCAP, '-o', join(tmp, 'first'), '-q']).code, 0);
+    const eml = (JSON.parse(readFileSync(join(tmp, 'first', 'messages.jsonl'), 'utf8').split('\n')[0]!) as { eml_path: string }).eml_path;
+    for (const mode of [[], ['--no-message-worker']]) {
+      const out = join(tmp, `blocked${mode.length}`);
+      // A directory where the .eml (or its temp file) goes: the write fails even for root.
+      mkdirSync(join(out, `${eml}.tmp`), { recursive: true });
+      mkdirSync(join(out, eml), { recursive: true });
+      const r = run(['analyze', PCAP, '-o', out, '--force', '-q', ...mode]);
+      assert.equal(r.code, 3, `${mode.join(' ')}: ${r.err}`);
+      assert.equal(r.err.trim().split('\n').length, 1, r.err);
+      assert.match(r.err, /messages\//);
+    }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
