@@ -69,3 +69,27 @@ test('an interrupted run (hash unknown) gets 64 dashes, and text that only resem
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('lines are written whole and in order: non-ASCII text, lines larger than the buffer, many small ones', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mailsleuth-jsonl-'));
+  try {
+    const f = new JsonlFile(join(dir, 'z.jsonl'));
+    const want: object[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      // Mostly multi-byte text (the buffer fills mid-line many times), some plain lines, and a
+      // few lines larger than the buffer itself.
+      const r =
+        i % 4000 === 7
+          ? { i, big: 'Grüße 📧 '.repeat(60_000) } // ~600 KB of UTF-8
+          : { i, subject: i % 5 === 0 ? `plain ${i}` : `Überweisung №${i} – 送金 🙂 ${'ü'.repeat(i % 50)}` };
+      want.push({ ...r, capture_sha256: HASH });
+      f.write({ ...r, capture_sha256: SHA256_PLACEHOLDER });
+    }
+    assert.equal(f.lines, 20_000);
+    f.close(HASH);
+    const got = readFileSync(join(dir, 'z.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as object);
+    assert.deepEqual(got, want);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
