@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_LIMITS } from '../core/limits.js';
@@ -196,15 +196,17 @@ describe('emlBorrowedUntilFlush: the .eml is written straight from bytes kept va
         const emlPath = join(dir, `m${i}.eml`);
         const writer = new CollectingWriter();
         const b = new MessageBuilder({ emlPath, attachmentsDir: null, writer, emlBorrowedUntilFlush: true, limits: LIMITS });
-        // An "arena": up to 1500 small views per flush (more than one writev), then clobbered.
-        const arena = new Uint8Array(64 * 1024);
+        // An "arena" holding pieces with a one-byte hole between them (so views cannot be merged):
+        // up to 6000 views per flush (more than one writev, and past the early-write bound),
+        // then clobbered.
+        const arena = new Uint8Array(256 * 1024);
         let used = 0;
         let views = 0;
         let seed = 777 + i;
         for (let off = 0; off < raw.length; ) {
           seed = (seed * 1103515245 + 12345) >>> 0;
           const n = Math.min(raw.length - off, 1 + (seed % 40));
-          if (used + n > arena.length || views >= 1500) {
+          if (used + n + 1 > arena.length || views >= 6000) {
             b.flush();
             assert.equal(existsSync(emlPath), false, 'the .eml appears only at end()');
             arena.fill(0x5a);
@@ -213,7 +215,7 @@ describe('emlBorrowedUntilFlush: the .eml is written straight from bytes kept va
           }
           arena.set(raw.subarray(off, off + n), used);
           b.write(arena.subarray(used, used + n));
-          used += n;
+          used += n + (seed & 1 ? 1 : 0); // a hole after about half of the pieces
           views++;
           off += n;
         }
@@ -224,6 +226,39 @@ describe('emlBorrowedUntilFlush: the .eml is written straight from bytes kept va
         assert.equal(existsSync(`${emlPath}.tmp`), false);
         assert.equal(writer.bytes(emlPath), undefined, 'the .eml is not handed to the writer');
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('scattered views: written out early past a bound (memory stays bounded), byte-exact, several writev calls each', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailsleuth-borrowed-'));
+    try {
+      const lines: string[] = ['From: a@example.com', 'To: b@example.com', 'Subject: many pieces', ''];
+      for (let i = 0; i < 4000; i++) lines.push(`line ${i} ${'x'.repeat(i % 60)}`);
+      const raw = Buffer.from(lines.join('\r\n') + '\r\n', 'latin1');
+      const emlPath = join(dir, 'scattered.eml');
+      const b = new MessageBuilder({ emlPath, attachmentsDir: null, emlBorrowedUntilFlush: true, limits: LIMITS });
+      // Pieces of 1-8 bytes, each followed by a hole: no two views can be merged.
+      const arena = new Uint8Array(raw.length * 2 + 16);
+      let used = 0;
+      let views = 0;
+      let seed = 99;
+      let sawEarlyWrite = false;
+      for (let off = 0; off < raw.length; ) {
+        seed = (seed * 1103515245 + 12345) >>> 0;
+        const n = Math.min(raw.length - off, 1 + (seed % 8));
+        arena.set(raw.subarray(off, off + n), used);
+        b.write(arena.subarray(used, used + n));
+        used += n + 1;
+        off += n;
+        if (++views === 5000) sawEarlyWrite = existsSync(`${emlPath}.tmp`) && statSync(`${emlPath}.tmp`).size > 0;
+      }
+      assert.ok(views > 20_000, `${views} views`);
+      assert.ok(sawEarlyWrite, 'bytes were written out before flush() once the views passed the bound');
+      b.end(true);
+      arena.fill(0);
+      assert.deepEqual(readFileSync(emlPath), raw);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -114,6 +114,8 @@ function errCode(err: unknown): string {
 
 /** Most buffers given to one writev call (IOV_MAX is 1024 on Linux). */
 const MAX_IOV = 512;
+/** Views a BorrowedEmlFile collects before it writes them out, whatever flush() says. */
+const MAX_PENDING_VIEWS = 4096;
 
 /**
  * Writes the verbatim .eml straight from bytes the caller keeps valid until flush(): views are
@@ -130,7 +132,16 @@ class BorrowedEmlFile {
   }
 
   write(bytes: Uint8Array): void {
-    this.views.push(bytes);
+    const views = this.views;
+    const last = views.length > 0 ? views[views.length - 1]! : null;
+    if (last !== null && last.buffer === bytes.buffer && last.byteOffset + last.length === bytes.byteOffset) {
+      // Contiguous with the previous view (the usual case: one arena, in order): extend it.
+      views[views.length - 1] = new Uint8Array(last.buffer, last.byteOffset, last.length + bytes.length);
+      return;
+    }
+    views.push(bytes);
+    // Bounded bookkeeping however the bytes are interleaved: write out early (still valid).
+    if (views.length >= MAX_PENDING_VIEWS) this.flush();
   }
 
   flush(): void {
