@@ -180,12 +180,19 @@ export class PcapngParser extends ChunkedRecordParser {
 
   /** EPB (§4.3): interface id, 64-bit timestamp, caplen, origlen, data, options. */
   private enhancedPacket(buf: Uint8Array, dv: DataView, off: number, total: number, onFrame: FrameSink): void {
-    const le = this.le;
     if (total < 32) {
       this.badBlock('enhanced packet block too short');
       return;
     }
-    const ifid = dv.getUint32(off + 8, le);
+    this.timedPacket('enhanced packet block', dv.getUint32(off + 8, this.le), buf, dv, off, total, onFrame);
+  }
+
+  /**
+   * The layout EPB and the obsolete PB share after the interface id (at 8): timestamp high/low
+   * (12, 16), captured length (20), original length (24), data (28). `total` is at least 32.
+   */
+  private timedPacket(name: string, ifid: number, buf: Uint8Array, dv: DataView, off: number, total: number, onFrame: FrameSink): void {
+    const le = this.le;
     const iface = this.ifaces[ifid];
     if (iface === undefined) {
       this.unknownInterface(ifid);
@@ -193,7 +200,7 @@ export class PcapngParser extends ChunkedRecordParser {
     }
     const caplen = dv.getUint32(off + 20, le);
     if (caplen > total - 32) {
-      this.badBlock(`enhanced packet block captured length ${caplen} larger than the block`);
+      this.badBlock(`${name} captured length ${caplen} larger than the block`);
       return;
     }
     const ts = this.timestamp(iface, dv.getUint32(off + 12, le), dv.getUint32(off + 16, le));
@@ -220,25 +227,13 @@ export class PcapngParser extends ChunkedRecordParser {
 
   /** Obsolete Packet Block (type 2, Appendix A): u16 interface id, u16 drops, then as EPB. */
   private obsoletePacket(buf: Uint8Array, dv: DataView, off: number, total: number, onFrame: FrameSink): void {
-    const le = this.le;
     if (total < 32) {
       this.badBlock('packet block too short');
       return;
     }
-    const ifid = dv.getUint16(off + 8, le);
-    const iface = this.ifaces[ifid];
-    if (iface === undefined) {
-      this.unknownInterface(ifid);
-      return;
-    }
-    const caplen = dv.getUint32(off + 20, le);
-    if (caplen > total - 32) {
-      this.badBlock(`packet block captured length ${caplen} larger than the block`);
-      return;
-    }
-    const ts = this.timestamp(iface, dv.getUint32(off + 12, le), dv.getUint32(off + 16, le));
-    this.emit(iface, ts, caplen, dv.getUint32(off + 24, le), buf, off + 28, onFrame);
+    this.timedPacket('packet block', dv.getUint16(off + 8, this.le), buf, dv, off, total, onFrame);
   }
+
 
   private emit(
     iface: Iface,
