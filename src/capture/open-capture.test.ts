@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -544,6 +544,22 @@ test('worker-thread hashing gives the same digest; breaking out early closes eve
   }
   // Opened but never iterated: nothing to await; the process must still be able to exit.
   await openCapture(path, { report: () => {}, workerHashMinBytes: 0 });
+});
+
+test('the hash worker reads the opened file itself: replacing the path meanwhile changes nothing', async () => {
+  const file = writePcap(sampleFrames());
+  const path = tmpFile(file);
+  const src = await openCapture(path, { report: () => {}, workerHashMinBytes: 0 });
+  // Another file takes the name before the frames are read (log rotation, a careless copy).
+  const other = tmpFile(writePcap(sampleFrames().slice(0, 2)));
+  renameSync(other, path);
+  let n = 0;
+  for await (const f of src) {
+    void f;
+    n++;
+  }
+  assert.equal(n, sampleFrames().length);
+  assert.equal(src.info.sha256, createHash('sha256').update(file).digest('hex'));
 });
 
 test('multi-member gzip is read through', async () => {

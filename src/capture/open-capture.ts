@@ -76,7 +76,7 @@ export async function openCaptureBatches(
     let hasher: FileHasher | null = null;
     if (fileBytes >= (opts.workerHashMinBytes ?? WORKER_HASH_MIN_BYTES)) {
       try {
-        hasher = new FileHasher(input, label);
+        hasher = new FileHasher(fh.fd, label);
       } catch {
         hasher = null; // no worker threads: hash inline
       }
@@ -298,22 +298,25 @@ class FileSource implements ByteSource {
     if (this.closed) return;
     this.closed = true;
     if (this.pending) await this.pending.catch(() => undefined);
-    await this.fh.close().catch(() => undefined);
+    // The hasher reads through this descriptor: stop it first.
     await this.hasher?.terminate();
+    await this.fh.close().catch(() => undefined);
   }
 }
 
 /**
- * The hash worker: reads the file through its own descriptor up to the offset the parsing
- * thread has announced (a message per read chunk) and hashes it; `end` asks for the digest.
+ * The hash worker: reads the file with positional reads through the parser's own descriptor
+ * (the very file that is parsed, even if its path is replaced meanwhile), up to the offset the
+ * parsing thread has announced (a message per read chunk), and hashes it; `end` asks for the
+ * digest. The descriptor stays the parser's: the worker never closes it.
  */
 const HASH_WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { openSync, readSync, closeSync } = require('node:fs');
+const { readSync } = require('node:fs');
 const { createHash } = require('node:crypto');
 const hash = createHash('sha256');
 const buf = Buffer.allocUnsafe(workerData.chunk);
-let fd = -1;
+const fd = workerData.fd;
 let pos = 0;
 let limit = 0;
 let ending = false;
@@ -328,7 +331,6 @@ parentPort.on('message', (m) => {
 function step() {
   if (failed) return;
   try {
-    if (fd < 0) fd = openSync(workerData.path, 'r');
     if (pos < limit) {
       const n = readSync(fd, buf, 0, Math.min(buf.length, limit - pos), pos);
       if (n === 0) throw new Error('the file became shorter while it was read (at offset ' + pos + ')');
@@ -340,13 +342,11 @@ function step() {
     stepping = false;
     if (ending) {
       parentPort.postMessage({ hex: hash.digest('hex') });
-      closeSync(fd);
       parentPort.close();
     }
   } catch (e) {
     failed = true;
     parentPort.postMessage({ error: String((e && e.message) || e) });
-    if (fd >= 0) closeSync(fd);
   }
 }
 `;
@@ -356,11 +356,12 @@ class FileHasher {
   private readonly worker: Worker;
   private readonly result: Promise<string>;
 
+  /** `fd`: the parser's open descriptor of the file (stays open until terminate() returned). */
   constructor(
-    path: string,
+    fd: number,
     private readonly label: string,
   ) {
-    this.worker = new Worker(HASH_WORKER_SOURCE, { eval: true, workerData: { path, chunk: READ_CHUNK_BYTES } });
+    this.worker = new Worker(HASH_WORKER_SOURCE, { eval: true, workerData: { fd, chunk: READ_CHUNK_BYTES } });
     this.result = new Promise<string>((resolve, reject) => {
       this.worker.on('message', (m: { hex?: string; error?: string }) => {
         if (m.hex !== undefined) resolve(m.hex);
