@@ -230,7 +230,7 @@ interface ByteSource {
 /**
  * Reads a file in READ_CHUNK_BYTES chunks into two reused buffers, one chunk ahead. The bytes are
  * hashed on this thread, or (with a {@link FileHasher}) by a worker thread that reads the same
- * byte range of the file through its own descriptor: this thread only publishes how far it has
+ * byte range again (positional reads through this descriptor): this thread only publishes how far it has
  * read, never waits for the hasher, and the digest covers exactly the bytes parsed.
  */
 class FileSource implements ByteSource {
