@@ -2,6 +2,7 @@ import type { At, Side } from '../../core/types.js';
 import type { CloseReason } from '../../reassembly/stream-handler.js';
 import type { AnalyzerContext, MessageSink, ProtocolAnalyzer, SessionFacts } from '../analyzer.js';
 import { FramerAnomalies } from '../framer-anomalies.js';
+import { MidstreamNotes } from '../midstream-notes.js';
 import { UnparsedRuns } from '../unparsed-runs.js';
 import { SaslExchange } from '../sasl/sasl-exchange.js';
 import { saslCredential, saslStep } from '../sasl/sasl-credential.js';
@@ -27,7 +28,9 @@ import type { ImapEvent, ImapState } from './imap-states.js';
 import { nstring, tokenString, tokenize } from './imap-tokenizer.js';
 import type { ImapToken, LiteralMarker, LiteralValue } from './imap-tokenizer.js';
 
-/** Longest unparsed sample line kept in an 'unparsed' transcript entry (characters). */
+/** Detail of `imap_midstream`. */
+const MIDSTREAM_DETAIL = 'capture starts inside the session';
+
 /** Longest unknown-command line kept in facts.unknown_commands (characters). */
 const UNKNOWN_COMMAND_KEEP_CHARS = 256;
 /** Kept literals at most this long are shown inline (quoted) in a command's argument. */
@@ -159,7 +162,7 @@ export class ImapAnalyzer implements ProtocolAnalyzer {
   readonly #framerAnomalies: FramerAnomalies;
   readonly #unparsed: UnparsedRuns;
   #unknownReported = false;
-  #midstreamReported = false;
+  readonly #midstreamNotes: MidstreamNotes;
   #commands = 0;
   #replies = 0;
   #closed = false;
@@ -168,6 +171,7 @@ export class ImapAnalyzer implements ProtocolAnalyzer {
     this.#ctx = ctx;
     this.#framerAnomalies = new FramerAnomalies(ctx, 'imap_bare_lf');
     this.#unparsed = new UnparsedRuns(ctx);
+    this.#midstreamNotes = new MidstreamNotes(ctx, this.#unparsed, 'imap_midstream');
     const max = ctx.limits.maxLineBytes;
     this.#listCap = ctx.limits.maxTranscriptEntriesPerSession;
     this.#maxLogicalChars = Math.max(max, max * LOGICAL_LINE_FACTOR);
@@ -777,7 +781,7 @@ export class ImapAnalyzer implements ProtocolAnalyzer {
 
   #untaggedData(asm: Assembly, head: Extract<ResponseHead, { kind: 'data' }>, last: At): void {
     this.#ctx.transcript({ side: 'server', kind: 'reply', command: head.name, lines: asm.segments }, asm.first, last);
-    if (!this.#greeted) this.#midstreamNote(asm.first);
+    if (!this.#greeted && !this.#ctx.conn.sawHandshake) this.#midstreamNotes.note(MIDSTREAM_DETAIL, asm.first);
     const name = head.name;
     const needTokens = name !== 'EXISTS' && name !== 'RECENT' && name !== 'EXPUNGE';
     const tz = needTokens ? tokenize(asm.segments, asm.literals, head.restStart) : null;
@@ -1264,14 +1268,7 @@ export class ImapAnalyzer implements ProtocolAnalyzer {
   }
 
   #midstream(side: Side, text: string, bytes: number, first: At, last: At): void {
-    this.#unparsed.add(side, bytes + 2, text, first, last);
-    if (!this.#ctx.conn.sawHandshake) this.#midstreamNote(first);
-  }
-
-  #midstreamNote(at: At): void {
-    if (this.#midstreamReported || this.#ctx.conn.sawHandshake) return;
-    this.#midstreamReported = true;
-    this.#ctx.anomaly('imap_midstream', 'capture starts inside the session', at);
+    this.#midstreamNotes.unparsedLine(side, text, bytes, first, last, MIDSTREAM_DETAIL);
   }
 
 

@@ -2,6 +2,7 @@ import type { At, Side } from '../../core/types.js';
 import type { CloseReason } from '../../reassembly/stream-handler.js';
 import type { AnalyzerContext, MessageSink, ProtocolAnalyzer, SessionFacts } from '../analyzer.js';
 import { FramerAnomalies } from '../framer-anomalies.js';
+import { MidstreamNotes } from '../midstream-notes.js';
 import { UnparsedRuns } from '../unparsed-runs.js';
 import { LineFramer } from '../line-framer.js';
 import { SaslExchange, apopHashcat } from '../sasl/sasl-exchange.js';
@@ -115,7 +116,7 @@ export class Pop3Analyzer implements ProtocolAnalyzer {
   #clientMode: ClientMode;
   #serverMode: ServerMode = 'status';
   #greeted = false;
-  #midstreamReported = false;
+  readonly #midstream: MidstreamNotes;
   readonly #framerAnomalies: FramerAnomalies;
   readonly #unparsed: UnparsedRuns;
   #unknownReported = false;
@@ -173,6 +174,7 @@ export class Pop3Analyzer implements ProtocolAnalyzer {
     this.#ctx = ctx;
     this.#framerAnomalies = new FramerAnomalies(ctx, 'pop3_bare_lf');
     this.#unparsed = new UnparsedRuns(ctx);
+    this.#midstream = new MidstreamNotes(ctx, this.#unparsed, 'pop3_midstream');
     const max = ctx.limits.maxLineBytes;
     this.#listCap = ctx.limits.maxTranscriptEntriesPerSession;
     this.#clientFramer = new LineFramer(
@@ -376,11 +378,7 @@ export class Pop3Analyzer implements ProtocolAnalyzer {
     if (this.#clientMode === 'sync') {
       const { verb, argument } = splitCommand(line);
       if (!looksLikeCommand(verb, argument)) {
-        this.#unparsed.add('client', bytes.length + 2, line, first, last);
-        if (!this.#midstreamReported && !this.#ctx.conn.sawHandshake) {
-          this.#midstreamReported = true;
-          this.#ctx.anomaly('pop3_midstream', 'client bytes before the first command line', first);
-        }
+        this.#midstream.unparsedLine('client', line, bytes.length, first, last, 'client bytes before the first command line');
         return;
       }
       this.#unparsed.flush('client');
@@ -508,10 +506,7 @@ export class Pop3Analyzer implements ProtocolAnalyzer {
         this.#greeting(ok, line, text, first, last);
         return;
       }
-      if (!this.#midstreamReported) {
-        this.#midstreamReported = true;
-        this.#ctx.anomaly('pop3_midstream', 'first server status line is not a greeting', first);
-      }
+      this.#midstream.note('first server status line is not a greeting', first);
     }
     this.#replies++;
     if (head === null) {

@@ -2,6 +2,7 @@ import type { At, Side } from '../../core/types.js';
 import type { CloseReason } from '../../reassembly/stream-handler.js';
 import type { AnalyzerContext, ProtocolAnalyzer, SessionFacts } from '../analyzer.js';
 import { FramerAnomalies } from '../framer-anomalies.js';
+import { MidstreamNotes } from '../midstream-notes.js';
 import { UnparsedRuns } from '../unparsed-runs.js';
 import { LineFramer } from '../line-framer.js';
 import { SaslExchange } from '../sasl/sasl-exchange.js';
@@ -267,7 +268,7 @@ export class SieveAnalyzer implements ProtocolAnalyzer {
   readonly #unparsed: UnparsedRuns;
   #unknownReported = false;
   #overflowReported = false;
-  #midstreamReported = false;
+  readonly #midstream: MidstreamNotes;
   #encrypted = { client: 0, server: 0 };
   /**
    * STARTTLS accepted: wire bytes (onData/onGap) are TLS records handed to the context; plaintext
@@ -305,6 +306,7 @@ export class SieveAnalyzer implements ProtocolAnalyzer {
     this.#ctx = ctx;
     this.#framerAnomalies = new FramerAnomalies(ctx, 'sieve_bare_lf');
     this.#unparsed = new UnparsedRuns(ctx);
+    this.#midstream = new MidstreamNotes(ctx, this.#unparsed, 'sieve_midstream');
     this.#literalCap = ctx.limits.maxInMemoryMessageBytes;
     this.#listCap = ctx.limits.maxTranscriptEntriesPerSession;
     const mk = (side: Side): LineFramer =>
@@ -449,11 +451,7 @@ export class SieveAnalyzer implements ProtocolAnalyzer {
     const text = latin1(bytes);
     if (this.#modes[side] === 'sync' && this.#logical[side] === null) {
       if (!this.#resyncs(side, text)) {
-        this.#unparsed.add(side, bytes.length + 2, text, first, last);
-        if (!this.#midstreamReported && !this.#ctx.conn.sawHandshake) {
-          this.#midstreamReported = true;
-          this.#ctx.anomaly('sieve_midstream', `${side} bytes before the first line that parses`, first);
-        }
+        this.#midstream.unparsedLine(side, text, bytes.length, first, last, `${side} bytes before the first line that parses`);
         return;
       }
       this.#unparsed.flush(side);

@@ -3,6 +3,7 @@ import type { SmtpRcptRecord, SmtpSessionFacts, SmtpTransactionRecord } from '..
 import type { CloseReason } from '../../reassembly/stream-handler.js';
 import type { AnalyzerContext, MessageSink, ProtocolAnalyzer, SessionFacts } from '../analyzer.js';
 import { FramerAnomalies } from '../framer-anomalies.js';
+import { MidstreamNotes } from '../midstream-notes.js';
 import { UnparsedRuns } from '../unparsed-runs.js';
 import { LineFramer } from '../line-framer.js';
 import { SaslExchange } from '../sasl/sasl-exchange.js';
@@ -176,7 +177,7 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
   #clientMode: ClientMode;
   #serverMode: ServerMode;
   #greeted = false;
-  #midstreamReported = false;
+  readonly #midstream: MidstreamNotes;
   readonly #framerAnomalies: FramerAnomalies;
   readonly #unparsed: UnparsedRuns;
   #unknownReported = false;
@@ -236,6 +237,7 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
     this.#ctx = ctx;
     this.#framerAnomalies = new FramerAnomalies(ctx, 'smtp_bare_lf');
     this.#unparsed = new UnparsedRuns(ctx);
+    this.#midstream = new MidstreamNotes(ctx, this.#unparsed, 'smtp_midstream');
     const max = ctx.limits.maxLineBytes;
     this.#listCap = ctx.limits.maxTranscriptEntriesPerSession;
     this.#clientFramer = this.#newClientFramer(max);
@@ -573,11 +575,7 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
     if (this.#clientMode === 'sync') {
       const { verb, argument } = splitCommand(line);
       if (!looksLikeCommand(verb, argument)) {
-        this.#unparsed.add('client', bytes.length + 2, line, first, last);
-        if (!this.#midstreamReported && !this.#ctx.conn.sawHandshake) {
-          this.#midstreamReported = true;
-          this.#ctx.anomaly('smtp_midstream', 'client bytes before the first command line', first);
-        }
+        this.#midstream.unparsedLine('client', line, bytes.length, first, last, 'client bytes before the first command line');
         return;
       }
       this.#unparsed.flush('client');
@@ -1002,10 +1000,7 @@ export class SmtpAnalyzer implements ProtocolAnalyzer {
         this.#step({ kind: 'reply', verb: null, code: reply.code }, last);
         return;
       }
-      if (!this.#midstreamReported) {
-        this.#midstreamReported = true;
-        this.#ctx.anomaly('smtp_midstream', 'first server reply is not a greeting', reply.first);
-      }
+      this.#midstream.note('first server reply is not a greeting', reply.first);
     }
     if (head === null) {
       if (this.#state !== 'after_gap') this.#ctx.anomaly('smtp_unmatched_reply', reply.lines[0].slice(0, 80), reply.first);
