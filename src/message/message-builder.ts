@@ -126,25 +126,39 @@ class BorrowedEmlFile {
   private readonly tmp: string;
   private fd = -1;
   private views: Uint8Array[] = [];
+  /** The run being extended (not yet in `views`): contiguous bytes of one buffer. */
+  private run: Uint8Array | null = null;
+  private runLen = 0;
 
   constructor(private readonly path: string) {
     this.tmp = `${path}.tmp`;
   }
 
   write(bytes: Uint8Array): void {
-    const views = this.views;
-    const last = views.length > 0 ? views[views.length - 1]! : null;
-    if (last !== null && last.buffer === bytes.buffer && last.byteOffset + last.length === bytes.byteOffset) {
-      // Contiguous with the previous view (the usual case: one arena, in order): extend it.
-      views[views.length - 1] = new Uint8Array(last.buffer, last.byteOffset, last.length + bytes.length);
+    const run = this.run;
+    if (run !== null && run.buffer === bytes.buffer && run.byteOffset + this.runLen === bytes.byteOffset) {
+      // Contiguous with the run (the usual case: one arena, in order): extend it, no allocation.
+      this.runLen += bytes.length;
       return;
     }
-    views.push(bytes);
+    this.closeRun();
+    this.run = bytes;
+    this.runLen = bytes.length;
     // Bounded bookkeeping however the bytes are interleaved: write out early (still valid).
-    if (views.length >= MAX_PENDING_VIEWS) this.flush();
+    if (this.views.length >= MAX_PENDING_VIEWS) this.flush();
+  }
+
+  /** Moves the run into `views`. */
+  private closeRun(): void {
+    const run = this.run;
+    if (run === null) return;
+    this.views.push(this.runLen === run.length ? run : new Uint8Array(run.buffer, run.byteOffset, this.runLen));
+    this.run = null;
+    this.runLen = 0;
   }
 
   flush(): void {
+    this.closeRun();
     if (this.views.length === 0) return;
     if (this.fd < 0) {
       try {
