@@ -93,10 +93,19 @@ export interface UdpPacket {
 
 /** Formats a timestamp as ISO-8601 UTC with all nine fractional digits. */
 export function isoTime(ts: Timestamp): string {
-  const ms = ts.sec * 1000;
-  const base = new Date(ms).toISOString(); // 2024-01-01T00:00:00.000Z
-  return `${base.slice(0, 19)}.${String(ts.nsec).padStart(9, '0')}Z`;
+  const sec = ts.sec;
+  let base = isoSecond === sec ? isoSecondText : null;
+  if (base === null) {
+    // Records come in capture order: the same second is formatted again and again.
+    base = new Date(sec * 1000).toISOString().slice(0, 19); // 2024-01-01T00:00:00
+    isoSecond = sec;
+    isoSecondText = base;
+  }
+  const ns = ts.nsec;
+  return `${base}.${ns >= 100000000 ? String(ns) : String(ns).padStart(9, '0')}Z`;
 }
+let isoSecond = Number.NaN;
+let isoSecondText = '';
 
 /** Compares two timestamps: negative when a is earlier. */
 export function compareTs(a: Timestamp, b: Timestamp): number {

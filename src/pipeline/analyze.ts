@@ -182,42 +182,46 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
     else if (input === '-') process.stdin.destroy();
   };
   options.signal?.addEventListener('abort', onAbort, { once: true });
-  const batches = source[Symbol.asyncIterator]();
+  // Frames are handled as the parser meets them (each valid only during the call), so they die
+  // young; the per-chunk work (worker flush, back-pressure, progress) follows each read chunk.
+  const dsb = source.info.decryptionSecrets;
+  let lastIndex = 0;
+  let lastFrameTs: Timestamp | null = null;
+  const onFrame = (frame: CaptureFrame): void => {
+    // pcapng Decryption Secrets Blocks precede the packets they serve.
+    if (secretsSeen < dsb.length) {
+      const d = dsb[secretsSeen++]!;
+      const r = keys.addDecryptionSecretsBlock(d.type, d.data);
+      if (r) reportKeys(r.bad, 'a pcapng Decryption Secrets Block');
+    }
+    frames++;
+    const ts = frame.ts;
+    if (firstTs === null) firstTs = ts;
+    if (lastTs === null || compareTs(ts, lastTs) > 0) lastTs = ts;
+    lastIndex = frame.index;
+    lastFrameTs = ts;
+    const r = decoder.decode(frame);
+    if (r.kind === 'tcp') reassembler.add(r.packet);
+    if ((frames & 4095) === 0) decoder.flushExpired(ts);
+  };
+  const chunks = source.stream(onFrame)[Symbol.asyncIterator]();
   for (;;) {
-    let next: IteratorResult<readonly CaptureFrame[]>;
+    let next: IteratorResult<void>;
     try {
-      next = await batches.next();
+      next = await chunks.next();
     } catch (e) {
       if (!options.signal?.aborted) throw e;
       next = { done: true, value: undefined };
     }
     if (options.signal?.aborted) {
       interrupted = true;
-      void batches.return?.(undefined)?.catch(() => undefined);
+      void chunks.return?.(undefined)?.catch(() => undefined);
       break;
     }
     if (next.done) break;
-    const batch = next.value;
-    // pcapng Decryption Secrets Blocks precede the packets they serve.
-    const dsb = source.info.decryptionSecrets;
-    while (dsb && secretsSeen < dsb.length) {
-      const d = dsb[secretsSeen++];
-      const r = keys.addDecryptionSecretsBlock(d.type, d.data);
-      if (r) reportKeys(r.bad, 'a pcapng Decryption Secrets Block');
-    }
-    for (let i = 0; i < batch.length; i++) {
-      const frame = batch[i];
-      frames++;
-      if (firstTs === null) firstTs = frame.ts;
-      if (lastTs === null || compareTs(frame.ts, lastTs) > 0) lastTs = frame.ts;
-      const r = decoder.decode(frame);
-      if (r.kind === 'tcp') reassembler.add(r.packet);
-      if ((frames & 4095) === 0) decoder.flushExpired(frame.ts);
-    }
-    if (batch.length > 0) {
-      const last = batch[batch.length - 1];
-      lastAt = { frame: last.index, ts: last.ts };
-      reassembler.advanceTime(last.ts);
+    if (lastFrameTs !== null) {
+      lastAt = { frame: lastIndex, ts: lastFrameTs };
+      reassembler.advanceTime(lastFrameTs);
     }
     if (worker) {
       // One message to the worker per capture batch; wait while it is far behind.

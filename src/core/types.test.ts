@@ -1,0 +1,32 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isoTime } from './types.js';
+
+/** The plain formula isoTime must agree with (Date for the second, nine digits of nanoseconds). */
+function reference(sec: number, nsec: number): string {
+  return `${new Date(sec * 1000).toISOString().slice(0, 19)}.${String(nsec).padStart(9, '0')}Z`;
+}
+
+test('isoTime: nine fractional digits, also when consecutive calls change or repeat the second', () => {
+  const cases: [number, number][] = [
+    [0, 0],
+    [1715587200, 5],
+    [1715587200, 123456789],
+    [1715587200, 123456789],
+    [1715587201, 100000000],
+    [1715587200, 99999999],
+    [-1, 999999999],
+    [4102444800, 42],
+    [1715587201, 0],
+  ];
+  for (const [sec, nsec] of cases) assert.equal(isoTime({ sec, nsec }), reference(sec, nsec), `${sec}.${nsec}`);
+  assert.equal(isoTime({ sec: 1715587200, nsec: 5 }), '2024-05-13T08:00:00.000000005Z');
+  // Random order, so the one-second cache is hit and missed in every combination.
+  let x = 12345;
+  for (let i = 0; i < 2000; i++) {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    const sec = 1700000000 + (x % 3);
+    const nsec = x % 1000000000;
+    assert.equal(isoTime({ sec, nsec }), reference(sec, nsec));
+  }
+});
