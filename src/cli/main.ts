@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 import { basename } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { MailsleuthError } from '../core/errors.js';
 import { DEFAULT_LIMITS } from '../core/limits.js';
@@ -9,13 +8,12 @@ import { analyze, TOOL } from '../pipeline/analyze.js';
 import type { ProgressInfo } from '../pipeline/analyze.js';
 import { renderTerminalSummary } from '../output/terminal-summary.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
+import { startHeapGrowthPolicy } from './heap-growth.js';
 
-// V8 grows a heap by up to 4x after a major GC when the allocation rate is high, as it is here
-// (short-lived packet and record objects), and rarely gives the memory back: peak RSS then drifts
-// up with the capture size (1 GiB: 228 MiB, 4 GiB: 299 MiB). Growing by 15 % at a time keeps it
-// bounded (205 / 241 MiB) and was no slower (docs/performance.md). Applies to this process and
-// its worker threads; the library (analyze()) leaves the host's V8 settings alone.
-setFlagsFromString('--heap-growing-percent=15');
+// V8's heap growth is held to a fixed headroom (bounded peak RSS without near-continuous major
+// GCs; heap-growth.ts, docs/performance.md). Applies to this process and its worker threads; the
+// library (analyze()) leaves the host's V8 settings alone.
+startHeapGrowthPolicy();
 
 const EXIT_HELP = `
 Exit codes:
