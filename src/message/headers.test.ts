@@ -101,6 +101,18 @@ function decodeAll(
   return { out: Buffer.concat(parts), invalid: d.invalid };
 }
 
+function decodeAllPlain(make: (s: ByteSink) => BodyDecoder, input: Uint8Array, splits: number[]): { out: Buffer; invalid: number } {
+  const parts: Buffer[] = [];
+  const d = make({ push: (b) => parts.push(Buffer.from(b)) });
+  let p = 0;
+  for (const s of [...splits, input.length]) {
+    d.write(input, p, s);
+    p = s;
+  }
+  d.finish(true);
+  return { out: Buffer.concat(parts), invalid: d.invalid };
+}
+
 describe('transfer decoders', () => {
   it('base64: same bytes for any split, whitespace and padding per line', () => {
     const raw = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 31 + 7) & 255));
@@ -115,6 +127,43 @@ describe('transfer decoders', () => {
     const bad = decodeAll((s) => new Base64Decoder(s), Buffer.from('QU*JD\r\n RE VG\t\r\n'), [3]);
     assert.equal(bad.out.toString(), 'ABCDEF');
     assert.equal(bad.invalid, 1);
+  });
+
+  it('base64: the fast path (Node buffers) and the per-byte path (plain arrays) agree on any input and split', () => {
+    let x = 99;
+    const rnd = (n: number): number => {
+      x = (x * 1103515245 + 12345) % 2147483648;
+      return x % n;
+    };
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    for (let iter = 0; iter < 60; iter++) {
+      // Long runs (past the fast path's 32 KiB) of lines of one length, with now and then a line
+      // of another length, a bare LF, a space, '=' padding, a base64url digit or a stray byte.
+      const lineLen = 4 * (1 + rnd(25)) - (iter % 5 === 0 ? 1 : 0);
+      const parts: string[] = [];
+      const total = 1000 + rnd(90000);
+      let n = 0;
+      while (n < total) {
+        let len = rnd(50) === 0 ? 1 + rnd(90) : lineLen;
+        let line = '';
+        while (len-- > 0) line += alphabet[rnd(64)];
+        const odd = iter % 3 === 0 ? rnd(400) : 1;
+        if (odd === 0) line += ['=', '-', '_', ' ', '*', '\t', '\r', '=='][rnd(8)];
+        parts.push(line + (rnd(30) === 0 ? '\n' : '\r\n'));
+        n += line.length + 2;
+      }
+      const enc = Buffer.from(parts.join(''), 'latin1');
+      const splits = Array.from({ length: rnd(6) }, () => rnd(enc.length)).sort((a, b) => a - b);
+      const fast = decodeAll((s) => new Base64Decoder(s), enc, splits);
+      // A plain Uint8Array (not a Buffer) always takes the per-byte path.
+      const slow = decodeAllPlain((s) => new Base64Decoder(s), new Uint8Array(enc), splits);
+      assert.deepEqual(fast.out, slow.out, `iteration ${iter}`);
+      assert.equal(fast.invalid, slow.invalid, `iteration ${iter}`);
+      if (iter % 3 !== 0 && iter % 5 !== 0) {
+        // Clean input: also what Node decodes from the whole text at once.
+        assert.deepEqual(fast.out, Buffer.from(enc.toString('latin1').replace(/\r?\n/g, ''), 'base64').subarray(0, fast.out.length));
+      }
+    }
   });
 
   it('quoted-printable: soft breaks, lowercase hex, invalid sequences kept, any split', () => {

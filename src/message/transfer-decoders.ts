@@ -119,7 +119,8 @@ export class Base64Decoder implements BodyDecoder {
       if (k > s && buf[k - 1] === CR) ws++;
       k = buf.indexOf(LF, k + 1);
     }
-    const c = this.carryLen + (e - s) - ws;
+    const carryLen = this.carryLen;
+    const c = carryLen + (e - s) - ws;
     const rem = c & 3;
     let p = e;
     let r = rem;
@@ -129,10 +130,21 @@ export class Base64Decoder implements BodyDecoder {
       if (ch !== CR && ch !== LF) r--;
     }
     if (r > 0) return false;
-    let str = buf.toString('latin1', s, p);
-    if (this.carryLen > 0) str = String.fromCharCode(...this.carry.subarray(0, this.carryLen)) + str;
     const expected = ((c - rem) >> 2) * 3;
-    const written = expected > 0 ? b64Out.write(str, 0, 'base64') : 0;
+    let written = 0;
+    let from = s;
+    if (carryLen > 0 && expected > 0) {
+      // Complete the carried unit on its own (no concatenation with the run's long string).
+      const unit = this.carry;
+      let n = carryLen;
+      while (n < 4 && from < p) {
+        const ch = buf[from++]!;
+        if (ch !== CR && ch !== LF) unit[n++] = ch;
+      }
+      if (n < 4) return false;
+      written = b64Out.write(String.fromCharCode(unit[0]!, unit[1]!, unit[2]!, unit[3]!), 0, 'base64');
+    }
+    if (from < p) written += b64Out.write(buf.toString('latin1', from, p), written, 'base64');
     if (written !== expected) return false;
     // The carried characters are checked by the next decode (or the slow path at finish).
     for (let q = p; q < e; q++) {
