@@ -24,9 +24,12 @@ test('isoTime: nine fractional digits, also when consecutive calls change or rep
   // Random order, so the one-second cache is hit and missed in every combination.
   let x = 12345;
   for (let i = 0; i < 2000; i++) {
-    x = (x * 1103515245 + 12345) % 2147483648;
-    const sec = 1700000000 + (x % 3);
-    const nsec = x % 1000000000;
+    // xorshift32
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    const sec = 1700000000 + ((x >>> 0) % 3);
+    const nsec = (x >>> 0) % 1000000000;
     assert.equal(isoTime({ sec, nsec }), reference(sec, nsec));
   }
 });

@@ -98,6 +98,44 @@ test('TCP over every supported link type, IPv4 and IPv6', () => {
   assert.deepEqual(anomalies, []);
 });
 
+test('IPv6 address strings are cached by a hash of the address, and colliding addresses still get their own text', () => {
+  // Find two addresses whose FNV-1a ids collide (birthday search over random addresses).
+  const fnv = (b: Uint8Array): number => {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < 16; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+    return h >>> 0;
+  };
+  let x = 7;
+  const seen = new Map<number, Uint8Array>();
+  let pair: [Uint8Array, Uint8Array] | null = null;
+  for (let tries = 0; pair === null; tries++) {
+    assert.ok(tries < 5_000_000, 'no collision found');
+    const a = new Uint8Array(16);
+    a[0] = 0x20;
+    a[1] = 0x01;
+    for (let i = 8; i < 16; i++) {
+      // xorshift32
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      a[i] = x & 255;
+    }
+    const h = fnv(a);
+    const other = seen.get(h);
+    if (other !== undefined && Buffer.compare(Buffer.from(other), Buffer.from(a)) !== 0) pair = [other, a];
+    else seen.set(h, a);
+  }
+  const [a, b] = pair.map((bytes) => formatIpv6(bytes, 0)) as [string, string];
+  assert.notEqual(a, b);
+  const { dec, anomalies } = decoder();
+  for (const [src, dst] of [[a, b], [b, a], [a, a], [b, b], [a, '2001:db8::1'], ['2001:db8::1', b]] as const) {
+    const p = { ...base, src, dst, ipVersion: 6 as const };
+    const f = frame(buildFrame(p));
+    assertPacket(tcpOf(dec.decode(f)), p, f);
+  }
+  assert.deepEqual(anomalies, []);
+});
+
 test('BSD NULL loopback in both byte orders and with every AF_INET6 value', () => {
   const { dec, anomalies } = decoder();
   const ip6 = buildIpPacket({ ...base, src: '::1', dst: '::1' });

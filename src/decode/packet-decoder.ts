@@ -35,6 +35,8 @@ const PROTO_UDP = 17;
 const OTHER: DecodeResult = Object.freeze({ kind: 'other' });
 /** Entries of the IPv4 string cache before it is cleared (bounded memory). */
 const V4_CACHE_MAX = 65536;
+/** Entries of the IPv6 string cache before it is cleared (bounded memory). */
+const V6_CACHE_MAX = 16384;
 
 /**
  * Decodes frames down to TCP/UDP: link layer (Ethernet with 802.1Q/802.1ad stacks, PPPoE,
@@ -49,6 +51,7 @@ export class PacketDecoder {
   private readonly defrag: IpDefragmenter;
   private readonly unsupportedSeen = new Set<number>();
   private readonly v4Cache = new Map<number, string>();
+  private readonly v6Cache = new Map<number, { bytes: Uint8Array; text: string }>();
   private tsoReported = false;
   /** See {@link TcpEarlyFilter}; null: every TCP segment becomes a packet. */
   earlyFilter: TcpEarlyFilter | null = null;
@@ -347,8 +350,8 @@ export class PacketDecoder {
     } else {
       srcId = fnv16(d, addrOff);
       dstId = fnv16(d, addrOff + 16);
-      src = formatIpv6(d, addrOff);
-      dst = formatIpv6(d, addrOff + 16);
+      src = this.v6(d, addrOff, srcId);
+      dst = this.v6(d, addrOff + 16, dstId);
     }
     return this.transportAt(frame, ipVersion, src, dst, d, proto, p, end, missing, srcId, dstId);
   }
@@ -426,6 +429,21 @@ export class PacketDecoder {
       this.v4Cache.set(key, s);
     }
     return s;
+  }
+
+  /** IPv6 address string, cached by its FNV id (bytes compared, so a collision only misses). */
+  private v6(d: Uint8Array, o: number, id: number): string {
+    const hit = this.v6Cache.get(id);
+    if (hit !== undefined) {
+      const b = hit.bytes;
+      let i = 0;
+      while (i < 16 && b[i] === d[o + i]) i++;
+      if (i === 16) return hit.text;
+    }
+    if (this.v6Cache.size >= V6_CACHE_MAX) this.v6Cache.clear();
+    const text = formatIpv6(d, o);
+    this.v6Cache.set(id, { bytes: d.slice(o, o + 16), text });
+    return text;
   }
 
   private anomaly(frame: CaptureFrame, code: string, detail: string): DecodeResult {

@@ -132,8 +132,11 @@ describe('transfer decoders', () => {
   it('base64: the fast path (Node buffers) and the per-byte path (plain arrays) agree on any input and split', () => {
     let x = 99;
     const rnd = (n: number): number => {
-      x = (x * 1103515245 + 12345) % 2147483648;
-      return x % n;
+      // xorshift32
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return (x >>> 0) % n;
     };
     const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
     for (let iter = 0; iter < 60; iter++) {
