@@ -4,14 +4,31 @@
 // the main thread and again in the worker (docs/performance.md). The library (dist/src) stays
 // unbundled.
 import { build } from 'esbuild';
-import { chmodSync } from 'node:fs';
+import { chmodSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // CommonJS dependencies (commander, libmime, iconv-lite) call require() inside the ES module.
 const banner = "import { createRequire as __msCreateRequire } from 'node:module'; const require = __msCreateRequire(import.meta.url);";
-const common = { bundle: true, platform: 'node', format: 'esm', target: 'node20', banner: { js: banner }, logLevel: 'warning' };
+// libmime's charset module builds iconv-lite's whole GBK codec when it loads, only to learn which
+// class decodes double-byte charsets (about 30 ms at every start, in the main thread and again in
+// the worker, plus JIT compilations of the table builders). The same class is on iconv-lite's
+// DBCS codec prototype, which costs nothing to reach; GBK is then built only if a message needs it.
+const LIBMIME_DBCS = "const DBCS_DECODER = iconv.getCodec('gbk').decoder;";
+const LIBMIME_DBCS_LAZY =
+  "const DBCS_DECODER = (iconv.encodings ?? (iconv.getCodec('utf8'), iconv.encodings))?._dbcs?.prototype?.decoder ?? iconv.getCodec('gbk').decoder;";
+const lazyDbcs = {
+  name: 'libmime-lazy-dbcs',
+  setup(b) {
+    b.onLoad({ filter: /libmime[\\/]dist[\\/]esm[\\/]charset\.js$/ }, (args) => {
+      const src = readFileSync(args.path, 'utf8');
+      if (!src.includes(LIBMIME_DBCS)) throw new Error(`libmime changed: "${LIBMIME_DBCS}" not found in ${args.path}; update scripts/bundle.mjs`);
+      return { contents: src.replace(LIBMIME_DBCS, LIBMIME_DBCS_LAZY), loader: 'js' };
+    });
+  },
+};
+const common = { bundle: true, platform: 'node', format: 'esm', target: 'node20', banner: { js: banner }, logLevel: 'warning', plugins: [lazyDbcs] };
 await build({ ...common, entryPoints: [join(root, 'dist/src/cli/main.js')], outfile: join(root, 'dist/mailsleuth.mjs') });
 await build({ ...common, entryPoints: [join(root, 'dist/src/pipeline/message-worker.js')], outfile: join(root, 'dist/message-worker.js') });
 chmodSync(join(root, 'dist/mailsleuth.mjs'), 0o755);

@@ -8,7 +8,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import iconv from 'iconv-lite';
 import { fixture, repoRoot } from '../helpers/paths.js';
+import { TcpConversation, writePcap } from '../helpers/pcap-writer.js';
 
 const CLI = join(repoRoot, 'dist', 'mailsleuth.mjs');
 const CLI_MODULES = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
@@ -50,6 +52,33 @@ test('CLI: the bundled command and the unbundled modules write the same case fol
     assert.ok(Object.keys(a).some((k) => k.startsWith('messages/')), 'a message was written by the bundled worker');
     const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
     assert.equal((JSON.parse(readFileSync(join(tmp, 'bundle', 'summary.json'), 'utf8')) as { tool: { version: string } }).tool.version, pkg.version);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('CLI: double-byte charsets (GBK, Big5, Shift_JIS) decode the same in the bundle (lazy DBCS codec) and the modules', { skip }, () => {
+  const subject = '\u4f1a\u8bae\u7eaa\u8981'; // 会议纪要
+  const words = [
+    `=?GBK?B?${iconv.encode(subject, 'gbk').toString('base64')}?=`,
+    `=?Big5?B?${iconv.encode('\u6703\u8b70', 'big5').toString('base64')}?=`,
+    `=?Shift_JIS?B?${iconv.encode('\u4f1a\u8b70', 'shift_jis').toString('base64')}?=`,
+  ];
+  const body = Buffer.concat([Buffer.from('Subject: '), Buffer.from(words.join(' ')), Buffer.from('\r\nFrom: a@example.com\r\nContent-Type: text/plain; charset=gbk\r\n\r\n'), iconv.encode(subject, 'gbk'), Buffer.from('\r\n.\r\n')]);
+  const c = new TcpConversation({ ip: '10.0.0.1', port: 40001 }, { ip: '10.0.0.2', port: 25 });
+  c.handshake().serverSends('220 mx\r\n').clientSends('EHLO c\r\n').serverSends('250 mx\r\n').clientSends('MAIL FROM:<a@example.com>\r\n').serverSends('250 ok\r\n');
+  c.clientSends('RCPT TO:<b@example.com>\r\n').serverSends('250 ok\r\n').clientSends('DATA\r\n').serverSends('354 go\r\n').clientSends(body).serverSends('250 queued\r\n').fin();
+  const tmp = mkdtempSync(join(tmpdir(), 'ms-cli-dbcs-'));
+  try {
+    const pcap = join(tmp, 'dbcs.pcap');
+    writeFileSync(pcap, writePcap(c.frames()));
+    for (const [name, cli] of [['bundle', CLI], ['modules', CLI_MODULES]] as const) {
+      const r = run(['analyze', pcap, '-o', join(tmp, name), '-q'], undefined, cli);
+      assert.equal(r.code, 0, r.err);
+    }
+    assert.deepEqual(caseFiles(join(tmp, 'bundle')), caseFiles(join(tmp, 'modules')));
+    const rec = JSON.parse(readFileSync(join(tmp, 'bundle', 'messages.jsonl'), 'utf8').split('\n')[0]!) as { headers: { subject: string } };
+    assert.equal(rec.headers.subject, `${subject}\u6703\u8b70\u4f1a\u8b70`);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
