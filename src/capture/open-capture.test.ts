@@ -546,7 +546,7 @@ test('worker-thread hashing gives the same digest; breaking out early closes eve
   await openCapture(path, { report: () => {}, workerHashMinBytes: 0 });
 });
 
-test('the hash covers the opened file itself: replacing the path meanwhile changes nothing', async () => {
+test('the hash worker reads the opened file itself: replacing the path meanwhile changes nothing', async () => {
   const file = writePcap(sampleFrames());
   const path = tmpFile(file);
   const src = await openCapture(path, { report: () => {}, workerHashMinBytes: 0 });
@@ -562,8 +562,8 @@ test('the hash covers the opened file itself: replacing the path meanwhile chang
   assert.equal(src.info.sha256, createHash('sha256').update(file).digest('hex'));
 });
 
-test('worker hashing over the shared read ring: a capture of many chunks (the ring wraps) gives the right frames and digest', async () => {
-  // ~22 MiB: six 4 MiB reads, more than the ring's four buffers, so every buffer is reused.
+test('worker hashing: a capture of many read chunks, streamed with stream() and a slow consumer now and then, gives the right frames and digest', async () => {
+  // ~22 MiB: six 4 MiB reads, so both read buffers are reused several times.
   const payload = 'x'.repeat(1400);
   const frames: SynthFrame[] = [];
   for (let i = 0; i < 15000; i++) {
@@ -597,7 +597,7 @@ test('worker hashing over the shared read ring: a capture of many chunks (the ri
   }
 });
 
-test('gzip file hashed by the worker (compressed bytes, shared ring) equals the inline digest', async () => {
+test('gzip file hashed by the worker (the compressed bytes) equals the inline digest', async () => {
   const file = writePcap(sampleFrames());
   const gzPath = tmpFile(gzipSync(file), 'w.pcap.gz');
   const viaWorker = await openCapture(gzPath, { report: () => {}, workerHashMinBytes: 0 });

@@ -16,7 +16,7 @@ import {
 import { PCAPNG_SHB, PcapngParser } from './pcapng-parser.js';
 import { hexBytes, newCaptureInfo, type RecordParser, type RecordParserOptions } from './record-parser.js';
 
-/** Size of each file read (buffers of this size are used in turn, with read-ahead). */
+/** Size of each file read (two buffers of this size are used alternately, with read-ahead). */
 export const READ_CHUNK_BYTES = 4 * 1024 * 1024;
 const GUNZIP_CHUNK_BYTES = 1024 * 1024;
 /** Files at least this large are hashed on a worker thread (SHA-256 costs ~0.6 s/GiB of CPU). */
@@ -82,7 +82,7 @@ export async function openCaptureBatches(
     let hasher: FileHasher | null = null;
     if (fileBytes >= (opts.workerHashMinBytes ?? WORKER_HASH_MIN_BYTES)) {
       try {
-        hasher = new FileHasher(label, readBufferBytes(fileBytes));
+        hasher = new FileHasher(fh.fd, label);
       } catch {
         hasher = null; // no worker threads: hash inline
       }
@@ -232,33 +232,16 @@ interface ByteSource {
   close(): Promise<void>;
 }
 
-/** Size of each read buffer: small files get small buffers (a larger file is still read whole, chunk by chunk). */
-function readBufferBytes(sizeHint: number): number {
-  return Math.min(READ_CHUNK_BYTES, Math.max(65536, sizeHint + 1));
-}
-
-/** Read buffers shared with the hash worker: it hashes chunk k while the parser reads on. */
-const HASH_RING_SLOTS = 4;
-/** Control words (Int32) shared with the hash worker. */
-const H_EPOCH = 0; // bumped (and notified) on every change below
-const H_PUBLISHED = 1; // chunks read and ready to hash
-const H_HASHED = 2; // chunks hashed (their slots may be read into again)
-const H_END = 3; // 1: no more chunks; post the digest
-const H_LENS = 4; // byte length of the chunk in each slot
-
 /**
- * Reads a file in READ_CHUNK_BYTES chunks, one chunk ahead. Without a {@link FileHasher} the
- * bytes are hashed on this thread (two reused buffers). With one, the chunks are read into a
- * ring of buffers shared with the hash worker, which hashes each chunk where it lies (no second
- * read of the file, no copy): this thread publishes each chunk and only waits if the hasher is a
- * whole ring behind, which it practically never is (it hashes several times faster than the
- * parser parses).
+ * Reads a file in READ_CHUNK_BYTES chunks into two reused buffers, one chunk ahead. The bytes are
+ * hashed on this thread, or (with a {@link FileHasher}) by a worker thread that reads the same
+ * byte range again (positional reads through this descriptor): this thread only publishes how far it has
+ * read, never waits for the hasher, and the digest covers exactly the bytes parsed.
  */
 class FileSource implements ByteSource {
   private readonly bufs: Uint8Array[];
   private readonly size: number;
-  /** Chunks read so far (the next read goes to slot `reads % bufs.length`). */
-  private reads = 0;
+  private cur = 0;
   private pos = 0;
   private pending: Promise<number> | null = null;
   private eof = false;
@@ -271,13 +254,13 @@ class FileSource implements ByteSource {
     private readonly hasher: FileHasher | null,
     sizeHint: number,
   ) {
-    this.size = readBufferBytes(sizeHint);
-    this.bufs = hasher ? hasher.slots : [Buffer.allocUnsafe(this.size), Buffer.allocUnsafe(this.size)];
+    // Small files get small buffers (a larger file is still read whole, chunk by chunk).
+    this.size = Math.min(READ_CHUNK_BYTES, Math.max(65536, sizeHint + 1));
+    this.bufs = [Buffer.allocUnsafe(this.size), Buffer.allocUnsafe(this.size)];
   }
 
-  private async read(k: number): Promise<number> {
-    if (this.hasher) await this.hasher.slotFree(k);
-    const r = await this.fh.read(this.bufs[k % this.bufs.length]!, 0, this.size, this.pos);
+  private async read(i: number): Promise<number> {
+    const r = await this.fh.read(this.bufs[i]!, 0, this.size, this.pos);
     return r.bytesRead;
   }
 
@@ -285,7 +268,7 @@ class FileSource implements ByteSource {
     if (this.eof || this.closed) return null;
     let n: number;
     try {
-      n = await (this.pending ?? this.read(this.reads));
+      n = await (this.pending ?? this.read(this.cur));
     } catch (e) {
       throw new MailsleuthError('CAPTURE_UNREADABLE', `read error in ${this.label} at offset ${this.pos}: ${errMessage(e)}`, {
         cause: e,
@@ -296,14 +279,15 @@ class FileSource implements ByteSource {
       this.eof = true;
       return null;
     }
-    const k = this.reads++;
-    const chunk = this.bufs[k % this.bufs.length]!.subarray(0, n);
+    const i = this.cur;
+    const chunk = this.bufs[i]!.subarray(0, n);
     this.pos += n;
     this.tap.bytes += n;
-    if (this.hasher) this.hasher.publish(k, n);
+    if (this.hasher) this.hasher.advance(this.pos);
     else this.tap.update(chunk);
-    // Read ahead into the next buffer: the chunk returned before this one is no longer in use.
-    const p = this.read(this.reads);
+    // Read ahead into the other buffer: the chunk returned before this one is no longer in use.
+    this.cur = i ^ 1;
+    const p = this.read(this.cur);
     p.catch(() => undefined); // observed when awaited; avoids an unhandled rejection if never awaited
     this.pending = p;
     return chunk;
@@ -311,7 +295,7 @@ class FileSource implements ByteSource {
 
   /** SHA-256 hex of everything returned so far (call after the end). */
   async digest(): Promise<string> {
-    if (this.hasher) return this.hasher.digest();
+    if (this.hasher) return this.hasher.digest(this.pos);
     return this.tap.hash.digest('hex');
   }
 
@@ -319,94 +303,92 @@ class FileSource implements ByteSource {
     if (this.closed) return;
     this.closed = true;
     if (this.pending) await this.pending.catch(() => undefined);
+    // The hasher reads through this descriptor: stop it first.
     await this.hasher?.terminate();
     await this.fh.close().catch(() => undefined);
   }
 }
 
 /**
- * The hash worker: hashes the chunks the parsing thread read into the shared ring, in order, as
- * they are published, then posts the digest once told the input ended. It blocks in Atomics.wait
- * between chunks (terminate() interrupts that).
+ * The hash worker: reads the file with positional reads through the parser's own descriptor
+ * (the very file that is parsed, even if its path is replaced meanwhile), up to the offset the
+ * parsing thread has announced (a message per read chunk), and hashes it; `end` asks for the
+ * digest. The descriptor stays the parser's: the worker never closes it.
  */
 const HASH_WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
+const { readSync } = require('node:fs');
 const { createHash } = require('node:crypto');
-const ctrl = new Int32Array(workerData.ctrl);
-const slots = workerData.slots.map((s) => Buffer.from(s));
 const hash = createHash('sha256');
-let hashed = 0;
-for (;;) {
-  const epoch = Atomics.load(ctrl, ${H_EPOCH});
-  while (hashed < Atomics.load(ctrl, ${H_PUBLISHED})) {
-    const slot = hashed % slots.length;
-    hash.update(slots[slot].subarray(0, Atomics.load(ctrl, ${H_LENS} + slot)));
-    hashed++;
-    Atomics.store(ctrl, ${H_HASHED}, hashed);
+const buf = Buffer.allocUnsafe(workerData.chunk);
+const fd = workerData.fd;
+let pos = 0;
+let limit = 0;
+let ending = false;
+let stepping = false;
+let failed = false;
+parentPort.on('message', (m) => {
+  if (m.limit > limit) limit = m.limit;
+  if (m.end) ending = true;
+  if (!stepping) { stepping = true; setImmediate(step); }
+});
+// One chunk per turn of the event loop, so the thread can always be stopped.
+function step() {
+  if (failed) return;
+  try {
+    if (pos < limit) {
+      const n = readSync(fd, buf, 0, Math.min(buf.length, limit - pos), pos);
+      if (n === 0) throw new Error('the file became shorter while it was read (at offset ' + pos + ')');
+      hash.update(buf.subarray(0, n));
+      pos += n;
+      setImmediate(step);
+      return;
+    }
+    stepping = false;
+    if (ending) {
+      parentPort.postMessage({ hex: hash.digest('hex') });
+      parentPort.close();
+    }
+  } catch (e) {
+    failed = true;
+    parentPort.postMessage({ error: String((e && e.message) || e) });
   }
-  if (Atomics.load(ctrl, ${H_END}) === 1 && hashed === Atomics.load(ctrl, ${H_PUBLISHED})) {
-    parentPort.postMessage({ hex: hash.digest('hex') });
-    break;
-  }
-  Atomics.wait(ctrl, ${H_EPOCH}, epoch);
 }
 `;
 
-/** SHA-256 of a file on a worker thread, over the parser's own read buffers (a shared ring). */
+/** SHA-256 of a file on a worker thread that reads it itself, as far as the parser has read. */
 class FileHasher {
-  /** The read buffers (shared memory), one chunk each. */
-  readonly slots: Uint8Array[];
-  private readonly ctrl: Int32Array;
   private readonly worker: Worker;
   private readonly result: Promise<string>;
-  private failure: Error | null = null;
 
+  /** `fd`: the parser's open descriptor of the file (stays open until terminate() returned). */
   constructor(
+    fd: number,
     private readonly label: string,
-    chunkBytes: number,
   ) {
-    const sabs = Array.from({ length: HASH_RING_SLOTS }, () => new SharedArrayBuffer(chunkBytes));
-    this.slots = sabs.map((s) => Buffer.from(s));
-    this.ctrl = new Int32Array(new SharedArrayBuffer((H_LENS + HASH_RING_SLOTS) * 4));
-    this.worker = new Worker(HASH_WORKER_SOURCE, { eval: true, workerData: { ctrl: this.ctrl.buffer, slots: sabs } });
+    this.worker = new Worker(HASH_WORKER_SOURCE, { eval: true, workerData: { fd, chunk: READ_CHUNK_BYTES } });
     this.result = new Promise<string>((resolve, reject) => {
-      this.worker.on('message', (m: { hex?: string }) => {
+      this.worker.on('message', (m: { hex?: string; error?: string }) => {
         if (m.hex !== undefined) resolve(m.hex);
+        else reject(new Error(m.error ?? 'hash worker failed'));
       });
       this.worker.on('error', reject);
       this.worker.on('exit', () => reject(new Error('hash worker exited')));
     });
-    this.result.catch((e: unknown) => {
-      this.failure = e instanceof Error ? e : new Error(String(e));
-    });
+    this.result.catch(() => undefined);
     // Referenced only while the digest is awaited, so an abandoned source never keeps the process
     // alive. (After the listeners: adding a 'message' listener references the worker again.)
     this.worker.unref();
   }
 
-  /** Chunk `k` (of `length` bytes) is in its slot: hash it. */
-  publish(k: number, length: number): void {
-    const c = this.ctrl;
-    Atomics.store(c, H_LENS + (k % HASH_RING_SLOTS), length);
-    Atomics.store(c, H_PUBLISHED, k + 1);
-    this.bump();
+  /** The parser has read the file up to `offset`. */
+  advance(offset: number): void {
+    this.worker.postMessage({ limit: offset });
   }
 
-  /**
-   * Resolves once chunk `k` may be read into its slot: the chunk that was there is hashed.
-   * Polls (rarely needed: the hasher is far faster than the parser); rejects if the worker died.
-   */
-  async slotFree(k: number): Promise<void> {
-    while (Atomics.load(this.ctrl, H_HASHED) <= k - HASH_RING_SLOTS) {
-      if (this.failure) throw this.failure;
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
-  }
-
-  /** The digest of every published chunk. */
-  async digest(): Promise<string> {
-    Atomics.store(this.ctrl, H_END, 1);
-    this.bump();
+  /** The digest of the first `offset` bytes (everything the parser read). */
+  async digest(offset: number): Promise<string> {
+    this.worker.postMessage({ limit: offset, end: true });
     this.worker.ref();
     try {
       return await this.result;
@@ -419,11 +401,6 @@ class FileHasher {
 
   async terminate(): Promise<void> {
     await this.worker.terminate();
-  }
-
-  private bump(): void {
-    Atomics.add(this.ctrl, H_EPOCH, 1);
-    Atomics.notify(this.ctrl, H_EPOCH);
   }
 }
 
