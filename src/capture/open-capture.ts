@@ -14,7 +14,7 @@ import {
   PcapParser,
 } from './pcap-parser.js';
 import { PCAPNG_SHB, PcapngParser } from './pcapng-parser.js';
-import { hexBytes, newCaptureInfo, type RecordParser, type RecordParserOptions } from './record-parser.js';
+import { hexBytes, newCaptureInfo, type FramePrefilter, type RecordParser, type RecordParserOptions } from './record-parser.js';
 
 /** Size of each file read (two buffers of this size are used alternately, with read-ahead). */
 export const READ_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -35,9 +35,10 @@ export interface CaptureBatchSource extends AsyncIterable<readonly CaptureFrame[
   /**
    * The fastest interface: every frame is handed to `onFrame` while its read chunk is parsed
    * (the frame and its `data` are valid only during the call, so nothing piles up in a batch
-   * array); yields once after each read chunk that delivered frames. Like iterating, only once.
+   * array); yields once after each read chunk that delivered frames. A `prefilter` sees each
+   * record's bytes first and may consume the frame (see FramePrefilter). Like iterating, only once.
    */
-  stream(onFrame: (frame: CaptureFrame) => void): AsyncIterable<void>;
+  stream(onFrame: (frame: CaptureFrame) => void, prefilter?: FramePrefilter): AsyncIterable<void>;
 }
 
 /**
@@ -181,10 +182,11 @@ class BatchSource implements CaptureBatchSource {
     }
   }
 
-  async *stream(sink: (frame: CaptureFrame) => void): AsyncGenerator<void> {
+  async *stream(sink: (frame: CaptureFrame) => void, prefilter?: FramePrefilter): AsyncGenerator<void> {
     if (this.started) throw new MailsleuthError('USAGE', 'a capture source can be iterated only once');
     this.started = true;
     const { parser, info } = this;
+    parser.prefilter = prefilter ?? null;
     try {
       let chunk: Uint8Array | null = this.head;
       while (chunk !== null) {

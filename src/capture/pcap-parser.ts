@@ -115,6 +115,8 @@ export class PcapParser extends ChunkedRecordParser {
         at: { frame: index, ts },
       });
     }
+    const pf = this.prefilter;
+    if (pf !== null && pf(buf, off + RECORD_HEADER, caplen, this.linkType, index, ts)) return;
     const frame: CaptureFrame = {
       index,
       ts,

@@ -261,6 +261,8 @@ export class PcapngParser extends ChunkedRecordParser {
         at: { frame: index, ts },
       });
     }
+    const pf = this.prefilter;
+    if (pf !== null && pf(buf, dataOff, caplen, iface.linkType, index, ts)) return;
     const frame: CaptureFrame = {
       index,
       ts,

@@ -1,9 +1,16 @@
-import type { CaptureFrame } from '../core/types.js';
+import type { CaptureFrame, Timestamp } from '../core/types.js';
 import type { AnomalyReporter } from '../core/anomaly.js';
 import type { CaptureInfo } from './capture-source.js';
 
 /** Receives frames from a RecordParser. The frame's `data` is borrowed (see RecordParser.feed). */
 export type FrameSink = (frame: CaptureFrame) => void;
+
+/**
+ * A look at a record's bytes (`buf[off, off + caplen)`, borrowed) before a frame object is built:
+ * true when it consumed the frame, which is then numbered and its record checked as usual, but
+ * not handed to the FrameSink. Lets the pipeline drop most non-mail traffic at the cheapest point.
+ */
+export type FramePrefilter = (buf: Uint8Array, off: number, caplen: number, linkType: number, index: number, ts: Timestamp) => boolean;
 
 /**
  * Synchronous, push-style record walker over the (decompressed) bytes of a capture file.
@@ -31,6 +38,8 @@ export interface RecordParser {
   end(onFrame?: FrameSink): void;
   /** True once reading stopped at corruption; further `feed()` calls are ignored. */
   readonly stopped: boolean;
+  /** See {@link FramePrefilter}; null (the default): every frame goes to the FrameSink. */
+  prefilter: FramePrefilter | null;
 }
 
 /** Options shared by the parsers. */
@@ -108,6 +117,7 @@ interface Resync {
  */
 export abstract class ChunkedRecordParser implements RecordParser {
   stopped = false;
+  prefilter: FramePrefilter | null = null;
   /** Absolute (decompressed) offset of the record being measured/handled, for anomalies. */
   protected recordOffset = 0;
   /** Absolute offset of the start of the next chunk. */

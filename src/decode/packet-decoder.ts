@@ -55,6 +55,8 @@ export class PacketDecoder {
   private tsoReported = false;
   /** See {@link TcpEarlyFilter}; null: every TCP segment becomes a packet. */
   earlyFilter: TcpEarlyFilter | null = null;
+  /** Index of the last frame consumeIgnoredRecord() offered to the early filter in vain. */
+  private offeredFrame = -1;
 
   constructor(opts: { report: AnomalyReporter; limits: Limits }) {
     this.report = opts.report;
@@ -102,6 +104,45 @@ export class PacketDecoder {
         }
         return OTHER;
     }
+  }
+
+  /**
+   * The early filter at the record level, before a frame object exists: an Ethernet frame
+   * (untagged) carrying an unfragmented IPv4 TCP segment, well formed (as decode() would find it,
+   * with no anomaly to report) and without SYN, FIN or RST, is offered to
+   * {@link PacketDecoder.earlyFilter}. True when it consumed the segment; false: decode the frame
+   * as usual (anything else, including every malformed frame, takes that path).
+   */
+  consumeIgnoredRecord(b: Uint8Array, o: number, caplen: number, linkType: number, index: number, ts: Timestamp): boolean {
+    const f = this.earlyFilter;
+    if (f === null || linkType !== LINKTYPE_ETHERNET || caplen < 54) return false;
+    let ip = o + 14;
+    let type = (b[o + 12]! << 8) | b[o + 13]!;
+    // Up to two VLAN tags (802.1Q, 802.1ad, QinQ), as etherType() walks them.
+    for (let tags = 0; type === ETH_VLAN || type === ETH_QINQ || type === ETH_QINQ_OLD || type === ETH_QINQ_OLD2; tags++) {
+      if (tags === 2) return false;
+      type = (b[ip + 2]! << 8) | b[ip + 3]!;
+      ip += 4;
+    }
+    if (type !== ETH_IPV4) return false;
+    const link = ip - o;
+    if (caplen < link + 40) return false;
+    const vihl = b[ip]!;
+    const ihl = (vihl & 15) << 2;
+    if (vihl >> 4 !== 4 || ihl < 20) return false;
+    const total = (b[ip + 2]! << 8) | b[ip + 3]!;
+    // Not past the frame (ip_length_exceeds_frame) and not 0 (TSO): those are decode()'s cases.
+    if (total < ihl + 20 || total > caplen - link) return false;
+    if (b[ip + 9] !== PROTO_TCP || (((b[ip + 6]! << 8) | b[ip + 7]!) & 0x3fff) !== 0) return false;
+    const t = ip + ihl;
+    const hlen = (b[t + 12]! >> 4) << 2;
+    if (hlen < 20 || hlen > total - ihl || (b[t + 13]! & (TCP_SYN | TCP_FIN | TCP_RST)) !== 0) return false;
+    const src = ((b[ip + 12]! << 24) | (b[ip + 13]! << 16) | (b[ip + 14]! << 8) | b[ip + 15]!) >>> 0;
+    const dst = ((b[ip + 16]! << 24) | (b[ip + 17]! << 16) | (b[ip + 18]! << 8) | b[ip + 19]!) >>> 0;
+    if (f.consumeIgnoredV4(src, (b[t]! << 8) | b[t + 1]!, dst, (b[t + 2]! << 8) | b[t + 3]!, index, ts)) return true;
+    // Not consumed: decode() need not offer this frame again.
+    this.offeredFrame = index;
+    return false;
   }
 
   /** Drops incomplete fragmented datagrams older than limits.fragmentTimeoutSeconds. */
@@ -334,7 +375,7 @@ export class PacketDecoder {
       const f = this.earlyFilter;
       // A well-formed segment without SYN/FIN/RST (header checks as in transportAt, which
       // reports the malformed ones) may belong to an ignored connection: consumed here.
-      if (f !== null && proto === PROTO_TCP && end - p >= 20) {
+      if (f !== null && proto === PROTO_TCP && end - p >= 20 && frame.index !== this.offeredFrame) {
         const hlen = (d[p + 12]! >> 4) << 2;
         if (
           hlen >= 20 &&

@@ -204,7 +204,18 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
     if (r.kind === 'tcp') reassembler.add(r.packet);
     if ((frames & 4095) === 0) decoder.flushExpired(ts);
   };
-  const chunks = source.stream(onFrame)[Symbol.asyncIterator]();
+  // Segments of connections already found not to be mail are dropped from the record's bytes,
+  // before a frame object exists (most of a capture is not mail); such frames only count.
+  const prefilter = (buf: Uint8Array, off: number, caplen: number, linkType: number, index: number, ts: Timestamp): boolean => {
+    if (!decoder.consumeIgnoredRecord(buf, off, caplen, linkType, index, ts)) return false;
+    frames++;
+    if (lastTs === null || compareTs(ts, lastTs) > 0) lastTs = ts;
+    lastIndex = index;
+    lastFrameTs = ts;
+    if ((frames & 4095) === 0) decoder.flushExpired(ts);
+    return true;
+  };
+  const chunks = source.stream(onFrame, prefilter)[Symbol.asyncIterator]();
   for (;;) {
     let next: IteratorResult<void>;
     try {

@@ -56,6 +56,10 @@ function scenario(seed: number): SynthPacket[] {
     else if (end < 0.7) conv.rst(rnd() < 0.5 ? 'client' : 'server');
     let pkts = conv.packets();
     if (midStream) pkts = pkts.slice(1 + Math.floor(rnd() * 3));
+    // VLAN tags: none, one, two (the record-level filter's limit) or three (decoded only).
+    const v = rnd();
+    const vlan = v < 0.6 ? undefined : v < 0.8 ? [100] : v < 0.95 ? [100, 200] : [1, 2, 3];
+    if (vlan) pkts = pkts.map((p) => ({ ...p, vlan }));
     all.push(...pkts);
   }
   // Capture order: by time, with some local disorder and duplicates (retransmissions).
@@ -68,27 +72,37 @@ function scenario(seed: number): SynthPacket[] {
   return all;
 }
 
-function run(packets: SynthPacket[], early: boolean): { rec: RecordingFactory; stats: unknown } {
+/**
+ * Decodes the packets as frames: with no early filter, with the decoder's (after the IP header),
+ * or with the record-level one first (consumeIgnoredRecord, as the pipeline's parser prefilter
+ * calls it) and the decoder's after it. Now and then a frame is cut short (snaplen), so its IP
+ * length runs past the frame: only decode() may take those.
+ */
+function run(packets: SynthPacket[], early: 'none' | 'decoder' | 'record', seed = 0): { rec: RecordingFactory; stats: unknown } {
   const rec = new RecordingFactory({ ignoreAfterData: 1 });
   const limits = resolveLimits({});
   const decoder = new PacketDecoder({ report: rec.report, limits });
   const reassembler = new TcpReassembler({ factory: rec, limits, report: rec.report, serverPorts: new Set([25, 80, 443, 8080]) });
-  if (early) decoder.earlyFilter = reassembler;
+  if (early !== 'none') decoder.earlyFilter = reassembler;
+  const rnd = prng(seed ^ 0x5bd1e995);
   let last: Timestamp | null = null;
   packets.forEach((p, i) => {
-    const data = buildFrame(p);
+    const full = buildFrame(p);
+    const cut = full.length > 80 && rnd() < 0.03 ? 1 + Math.floor(rnd() * 20) : 0;
+    const data = cut > 0 ? full.subarray(0, full.length - cut) : full;
+    last = p.ts;
+    if (early === 'record' && decoder.consumeIgnoredRecord(data, 0, data.length, 1, i + 1, p.ts)) return;
     const frame: CaptureFrame = {
       index: i + 1,
       ts: p.ts,
       linkType: 1,
       interfaceId: 0,
       capturedLength: data.length,
-      originalLength: data.length,
+      originalLength: full.length,
       data,
     };
     const r = decoder.decode(frame);
     if (r.kind === 'tcp') reassembler.add(r.packet);
-    last = p.ts;
   });
   reassembler.flushAll(last ? { frame: packets.length, ts: last } : undefined);
   return { rec, stats: reassembler.stats };
@@ -102,17 +116,53 @@ function comparable(rec: RecordingFactory): unknown {
   };
 }
 
-test('early filter: handlers, anomalies and stats are the same with and without it (300 scenarios)', () => {
+test('early filters (decoder and record level): handlers, anomalies and stats are the same as without them (300 scenarios)', () => {
   let consumedSomewhere = false;
   for (let seed = 1; seed <= 300; seed++) {
     const packets = scenario(seed);
-    const a = run(packets, false);
-    const b = run(packets, true);
-    assert.deepEqual(comparable(b.rec), comparable(a.rec), `seed ${seed}`);
-    assert.deepEqual(b.stats, a.stats, `seed ${seed}`);
+    const a = run(packets, 'none', seed);
+    for (const mode of ['decoder', 'record'] as const) {
+      const b = run(packets, mode, seed);
+      assert.deepEqual(comparable(b.rec), comparable(a.rec), `seed ${seed} (${mode})`);
+      assert.deepEqual(b.stats, a.stats, `seed ${seed} (${mode})`);
+    }
     if (a.rec.events.length > 0) consumedSomewhere = true;
   }
   assert.ok(consumedSomewhere);
+});
+
+test('record-level early filter: consumes data segments of ignored IPv4 connections (untagged and up to two VLAN tags), never SYN/FIN/RST, cut or IPv6 frames', () => {
+  for (const vlan of [undefined, [7], [7, 8], [7, 8, 9]]) {
+    for (const v6 of [false, true]) {
+      const limits = resolveLimits({});
+      const rec = new RecordingFactory({ ignoreAfterData: 1 });
+      const decoder = new PacketDecoder({ report: rec.report, limits });
+      const reassembler = new TcpReassembler({ factory: rec, limits, report: rec.report });
+      decoder.earlyFilter = reassembler;
+      const conv = new TcpConversation(v6 ? { ip: 'fd00::1', port: 40000 } : { ip: '10.1.1.1', port: 40000 }, v6 ? { ip: 'fd00::2', port: 80 } : { ip: '10.2.2.2', port: 80 });
+      conv.handshake().clientSends('GET / HTTP/1.1\r\n\r\n').serverSends('x'.repeat(5000)).fin('client').fin('server');
+      let consumed = 0;
+      let cutConsumed = 0;
+      conv.packets().forEach((p0, i) => {
+        const p = vlan ? { ...p0, vlan } : p0;
+        const data = buildFrame(p);
+        const special = (p.flags & ~(ACK | PSH)) !== 0;
+        // A copy cut short by one byte: its IP length runs past the frame, so never consumed here.
+        if (decoder.consumeIgnoredRecord(data.subarray(0, data.length - 1), 0, data.length - 1, 1, i + 1, p.ts)) cutConsumed++;
+        if (decoder.consumeIgnoredRecord(data, 0, data.length, 1, i + 1, p.ts)) {
+          assert.ok(!special, 'a SYN, FIN or RST segment was consumed');
+          consumed++;
+          return;
+        }
+        const r = decoder.decode({ index: i + 1, ts: p.ts, linkType: 1, interfaceId: 0, capturedLength: data.length, originalLength: data.length, data });
+        if (r.kind === 'tcp') reassembler.add(r.packet);
+      });
+      assert.equal(cutConsumed, 0);
+      if (v6 || (vlan?.length ?? 0) > 2) assert.equal(consumed, 0, `v6 ${v6} vlan ${vlan?.length}`);
+      else assert.ok(consumed > 0, `vlan ${vlan?.length ?? 0}`);
+      assert.deepEqual(rec.closes(), ['C1:fin']);
+    }
+  }
 });
 
 test('early filter: it really consumes segments of ignored IPv4 connections, and only those', () => {
