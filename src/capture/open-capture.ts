@@ -83,7 +83,7 @@ export async function openCaptureBatches(
     let hasher: FileHasher | null = null;
     if (fileBytes >= (opts.workerHashMinBytes ?? WORKER_HASH_MIN_BYTES)) {
       try {
-        hasher = new FileHasher(fh.fd, label);
+        hasher = new FileHasher(label);
       } catch {
         hasher = null; // no worker threads: hash inline
       }
@@ -234,11 +234,15 @@ interface ByteSource {
   close(): Promise<void>;
 }
 
+/** Read buffers in use at most with a hash worker: the parser's chunk, the read-ahead, two queued for hashing. */
+const HASHED_READ_BUFFERS = 4;
+
 /**
- * Reads a file in READ_CHUNK_BYTES chunks into two reused buffers, one chunk ahead. The bytes are
- * hashed on this thread, or (with a {@link FileHasher}) by a worker thread that reads the same
- * byte range again (positional reads through this descriptor): this thread only publishes how far it has
- * read, never waits for the hasher, and the digest covers exactly the bytes parsed.
+ * Reads a file in READ_CHUNK_BYTES chunks, one chunk ahead. Without a {@link FileHasher} the
+ * bytes are hashed on this thread and two buffers are used in turn. With one, each chunk's buffer
+ * is handed to the hash worker (transferred, not copied) once the parser is done with it, and
+ * comes back for another read: the file is read once and hashed off this thread, and the digest
+ * covers exactly the bytes parsed. This thread waits only when the hasher is two chunks behind.
  */
 class FileSource implements ByteSource {
   private readonly bufs: Uint8Array[];
@@ -248,6 +252,11 @@ class FileSource implements ByteSource {
   private pending: Promise<number> | null = null;
   private eof = false;
   private closed = false;
+  /** Hash-worker mode: buffers free for a read, how many exist, and the chunk the parser holds. */
+  private readonly free: ArrayBuffer[] = [];
+  private allocated = 0;
+  private pendingBuf: ArrayBuffer | null = null;
+  private lent: { buf: ArrayBuffer; n: number } | null = null;
 
   constructor(
     private readonly fh: FileHandle,
@@ -258,7 +267,8 @@ class FileSource implements ByteSource {
   ) {
     // Small files get small buffers (a larger file is still read whole, chunk by chunk).
     this.size = Math.min(READ_CHUNK_BYTES, Math.max(65536, sizeHint + 1));
-    this.bufs = [Buffer.allocUnsafe(this.size), Buffer.allocUnsafe(this.size)];
+    this.bufs = hasher ? [] : [Buffer.allocUnsafe(this.size), Buffer.allocUnsafe(this.size)];
+    hasher?.onReturn((buf) => this.free.push(buf));
   }
 
   private async read(i: number): Promise<number> {
@@ -266,11 +276,35 @@ class FileSource implements ByteSource {
     return r.bytesRead;
   }
 
+  /** Hash-worker mode: reads the chunk at `at` into a free buffer (this.pendingBuf). */
+  private async readShared(at: number): Promise<number> {
+    const hasher = this.hasher!;
+    let buf = this.free.pop();
+    while (buf === undefined) {
+      if (this.allocated < HASHED_READ_BUFFERS) {
+        this.allocated++;
+        buf = new ArrayBuffer(this.size);
+      } else {
+        await hasher.returned();
+        buf = this.free.pop();
+      }
+    }
+    this.pendingBuf = buf;
+    const r = await this.fh.read(new Uint8Array(buf), 0, this.size, at);
+    return r.bytesRead;
+  }
+
   async next(): Promise<Uint8Array | null> {
     if (this.eof || this.closed) return null;
+    const hasher = this.hasher;
+    // The chunk returned last is no longer in use: hash it (its buffer moves to the worker).
+    if (hasher && this.lent) {
+      hasher.hash(this.lent.buf, this.lent.n);
+      this.lent = null;
+    }
     let n: number;
     try {
-      n = await (this.pending ?? this.read(this.cur));
+      n = await (this.pending ?? (hasher ? this.readShared(this.pos) : this.read(this.cur)));
     } catch (e) {
       throw new MailsleuthError('CAPTURE_UNREADABLE', `read error in ${this.label} at offset ${this.pos}: ${errMessage(e)}`, {
         cause: e,
@@ -279,17 +313,25 @@ class FileSource implements ByteSource {
     this.pending = null;
     if (n === 0) {
       this.eof = true;
+      if (this.pendingBuf) this.free.push(this.pendingBuf);
+      this.pendingBuf = null;
       return null;
     }
-    const i = this.cur;
-    const chunk = this.bufs[i]!.subarray(0, n);
+    let chunk: Uint8Array;
+    if (hasher) {
+      const buf = this.pendingBuf!;
+      this.pendingBuf = null;
+      this.lent = { buf, n };
+      chunk = Buffer.from(buf, 0, n);
+    } else {
+      chunk = this.bufs[this.cur]!.subarray(0, n);
+      this.tap.update(chunk);
+      this.cur ^= 1;
+    }
     this.pos += n;
     this.tap.bytes += n;
-    if (this.hasher) this.hasher.advance(this.pos);
-    else this.tap.update(chunk);
-    // Read ahead into the other buffer: the chunk returned before this one is no longer in use.
-    this.cur = i ^ 1;
-    const p = this.read(this.cur);
+    // Read ahead (into the other buffer, or a free one): the chunk returned before this one is no longer in use.
+    const p = hasher ? this.readShared(this.pos) : this.read(this.cur);
     p.catch(() => undefined); // observed when awaited; avoids an unhandled rejection if never awaited
     this.pending = p;
     return chunk;
@@ -297,100 +339,96 @@ class FileSource implements ByteSource {
 
   /** SHA-256 hex of everything returned so far (call after the end). */
   async digest(): Promise<string> {
-    if (this.hasher) return this.hasher.digest(this.pos);
-    return this.tap.hash.digest('hex');
+    if (!this.hasher) return this.tap.hash.digest('hex');
+    if (this.lent) {
+      this.hasher.hash(this.lent.buf, this.lent.n);
+      this.lent = null;
+    }
+    return this.hasher.digest();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.pending) await this.pending.catch(() => undefined);
-    // The hasher reads through this descriptor: stop it first.
     await this.hasher?.terminate();
     await this.fh.close().catch(() => undefined);
   }
 }
 
 /**
- * The hash worker: reads the file with positional reads through the parser's own descriptor
- * (the very file that is parsed, even if its path is replaced meanwhile), up to the offset the
- * parsing thread has announced (a message per read chunk), and hashes it; `end` asks for the
- * digest. The descriptor stays the parser's: the worker never closes it.
+ * The hash worker: hashes each chunk it is handed (the buffer is transferred), in order, and
+ * hands the buffer back for the next read; `end` asks for the digest.
  */
 const HASH_WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { readSync } = require('node:fs');
+const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const hash = createHash('sha256');
-const buf = Buffer.allocUnsafe(workerData.chunk);
-const fd = workerData.fd;
-let pos = 0;
-let limit = 0;
-let ending = false;
-let stepping = false;
-let failed = false;
 parentPort.on('message', (m) => {
-  if (m.limit > limit) limit = m.limit;
-  if (m.end) ending = true;
-  if (!stepping) { stepping = true; setImmediate(step); }
-});
-// One chunk per turn of the event loop, so the thread can always be stopped.
-function step() {
-  if (failed) return;
-  try {
-    if (pos < limit) {
-      const n = readSync(fd, buf, 0, Math.min(buf.length, limit - pos), pos);
-      if (n === 0) throw new Error('the file became shorter while it was read (at offset ' + pos + ')');
-      hash.update(buf.subarray(0, n));
-      pos += n;
-      setImmediate(step);
-      return;
-    }
-    stepping = false;
-    if (ending) {
-      parentPort.postMessage({ hex: hash.digest('hex') });
-      parentPort.close();
-    }
-  } catch (e) {
-    failed = true;
-    parentPort.postMessage({ error: String((e && e.message) || e) });
+  if (m.buf !== undefined) {
+    hash.update(new Uint8Array(m.buf, 0, m.n));
+    parentPort.postMessage({ ret: m.buf }, [m.buf]);
+  } else if (m.end) {
+    parentPort.postMessage({ hex: hash.digest('hex') });
+    parentPort.close();
   }
-}
+});
 `;
 
-/** SHA-256 of a file on a worker thread that reads it itself, as far as the parser has read. */
+/** SHA-256 of a file on a worker thread, over the parser's own read buffers (passed back and forth). */
 class FileHasher {
   private readonly worker: Worker;
   private readonly result: Promise<string>;
+  private failure: Error | null = null;
+  private returnTo: ((buf: ArrayBuffer) => void) | null = null;
+  private waiters: (() => void)[] = [];
 
-  /** `fd`: the parser's open descriptor of the file (stays open until terminate() returned). */
-  constructor(
-    fd: number,
-    private readonly label: string,
-  ) {
-    this.worker = new Worker(HASH_WORKER_SOURCE, { eval: true, workerData: { fd, chunk: READ_CHUNK_BYTES } });
+  constructor(private readonly label: string) {
+    this.worker = new Worker(HASH_WORKER_SOURCE, { eval: true });
     this.result = new Promise<string>((resolve, reject) => {
-      this.worker.on('message', (m: { hex?: string; error?: string }) => {
-        if (m.hex !== undefined) resolve(m.hex);
-        else reject(new Error(m.error ?? 'hash worker failed'));
+      this.worker.on('message', (m: { ret?: ArrayBuffer; hex?: string }) => {
+        if (m.ret !== undefined) {
+          this.returnTo?.(m.ret);
+          this.wake();
+        } else if (m.hex !== undefined) resolve(m.hex);
       });
       this.worker.on('error', reject);
       this.worker.on('exit', () => reject(new Error('hash worker exited')));
     });
-    this.result.catch(() => undefined);
-    // Referenced only while the digest is awaited, so an abandoned source never keeps the process
-    // alive. (After the listeners: adding a 'message' listener references the worker again.)
+    this.result.catch((e: unknown) => {
+      this.failure = e instanceof Error ? e : new Error(String(e));
+      this.wake();
+    });
+    // Referenced only while awaited, so an abandoned source never keeps the process alive.
+    // (After the listeners: adding a 'message' listener references the worker again.)
     this.worker.unref();
   }
 
-  /** The parser has read the file up to `offset`. */
-  advance(offset: number): void {
-    this.worker.postMessage({ limit: offset });
+  /** Where buffers go once hashed. */
+  onReturn(fn: (buf: ArrayBuffer) => void): void {
+    this.returnTo = fn;
   }
 
-  /** The digest of the first `offset` bytes (everything the parser read). */
-  async digest(offset: number): Promise<string> {
-    this.worker.postMessage({ limit: offset, end: true });
+  /** Hashes buf[0, n) next; the buffer is transferred (unusable here until it comes back). */
+  hash(buf: ArrayBuffer, n: number): void {
+    this.worker.postMessage({ buf, n }, [buf]);
+  }
+
+  /** Resolves when a buffer came back; rejects if the worker failed. */
+  async returned(): Promise<void> {
+    if (this.failure) throw this.failure;
+    this.worker.ref();
+    try {
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    } finally {
+      this.worker.unref();
+    }
+    if (this.failure) throw this.failure;
+  }
+
+  /** The digest of every chunk handed over. */
+  async digest(): Promise<string> {
+    this.worker.postMessage({ end: true });
     this.worker.ref();
     try {
       return await this.result;
@@ -403,6 +441,13 @@ class FileHasher {
 
   async terminate(): Promise<void> {
     await this.worker.terminate();
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
   }
 }
 
