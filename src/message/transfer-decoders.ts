@@ -42,6 +42,8 @@ const SCRATCH_SIZE = 64 * 1024;
 const scratch = Buffer.allocUnsafe(SCRATCH_SIZE);
 const b64Chars = Buffer.allocUnsafe(SCRATCH_SIZE);
 const b64Out = Buffer.allocUnsafe((SCRATCH_SIZE / 4) * 3 + 3);
+/** Bytes the fast base64 path leaves to the per-byte one: '=' (padding ends a unit), and the base64url digits '-' and '_'. */
+const NOT_FAST = [EQ, 0x2d, 0x5f] as const;
 /** Largest run given to the fast base64 path at once (its output fits b64Out). */
 const FAST_RUN = 32 * 1024;
 
@@ -91,10 +93,29 @@ export class Base64Decoder implements BodyDecoder {
     }
     const isBuf = Buffer.isBuffer(buf);
     while (i < end) {
-      const stop = Math.min(end, i + FAST_RUN);
-      if (!isBuf || !this.fast(buf, i, stop)) this.slow(buf, i, stop);
+      let stop = Math.min(end, i + FAST_RUN);
+      if (isBuf) {
+        // The lines before the first '=' (padding at the end of a body) or base64url digit take
+        // the fast path; from that line on, the per-byte path.
+        const clean = this.cleanUntil(buf as Buffer, i, stop);
+        if (clean < stop) {
+          const lineStart = clean > i ? buf.lastIndexOf(LF, clean - 1) + 1 : i;
+          if (lineStart > i && this.fast(buf as Buffer, i, lineStart)) i = lineStart;
+          this.slow(buf, i, stop);
+        } else if (!this.fast(buf as Buffer, i, stop)) this.slow(buf, i, stop);
+      } else this.slow(buf, i, stop);
       i = stop;
     }
+  }
+
+  /** Position of the first '=', '-' or '_' in buf[s, e), or e. */
+  private cleanUntil(buf: Buffer, s: number, e: number): number {
+    let stop = e;
+    for (const c of NOT_FAST) {
+      const k = buf.indexOf(c, s);
+      if (k >= 0 && k < stop) stop = k;
+    }
+    return stop;
   }
 
   /**
@@ -104,14 +125,8 @@ export class Base64Decoder implements BodyDecoder {
    * by carrying the last 1-3 characters.
    */
   private fast(buf: Buffer, s: number, e: number): boolean {
-    const eq = buf.indexOf(EQ, s);
-    if (eq >= 0 && eq < e) return false;
-    // Node's decoder also accepts the base64url digits '-' and '_', which RFC 2045 §6.8 does
-    // not: such runs go to the slow path, which skips them as invalid characters.
-    const dash = buf.indexOf(0x2d, s);
-    if (dash >= 0 && dash < e) return false;
-    const us = buf.indexOf(0x5f, s);
-    if (us >= 0 && us < e) return false;
+    // buf[s, e) holds no '=', '-' or '_' (cleanUntil): Node's decoder accepts the base64url
+    // digits, which RFC 2045 §6.8 does not; those and padding take the slow path.
     let ws = 0;
     let k = buf.indexOf(LF, s);
     while (k >= 0 && k < e) {
