@@ -21,4 +21,6 @@ export interface TcpEarlyFilter {
    * numbers). True when it was consumed; false to decode it normally.
    */
   consumeIgnoredV4(srcAddr: number, srcPort: number, dstAddr: number, dstPort: number, frame: number, ts: Timestamp): boolean;
+  /** The same for IPv6: address ids as in TcpPacket.srcId/dstId, and the address strings. */
+  consumeIgnoredV6(srcId: number, srcPort: number, dstId: number, dstPort: number, src: string, dst: string, frame: number, ts: Timestamp): boolean;
 }

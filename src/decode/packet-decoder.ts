@@ -393,6 +393,19 @@ export class PacketDecoder {
       dstId = fnv16(d, addrOff + 16);
       src = this.v6(d, addrOff, srcId);
       dst = this.v6(d, addrOff + 16, dstId);
+      const f = this.earlyFilter;
+      // As for IPv4 above (the address strings come from the cache: nothing is allocated).
+      if (f !== null && proto === PROTO_TCP && end - p >= 20) {
+        const hlen = (d[p + 12]! >> 4) << 2;
+        if (
+          hlen >= 20 &&
+          hlen <= end - p &&
+          (d[p + 13]! & (TCP_SYN | TCP_FIN | TCP_RST)) === 0 &&
+          f.consumeIgnoredV6(srcId, (d[p]! << 8) | d[p + 1]!, dstId, (d[p + 2]! << 8) | d[p + 3]!, src, dst, frame.index, frame.ts)
+        ) {
+          return OTHER;
+        }
+      }
     }
     return this.transportAt(frame, ipVersion, src, dst, d, proto, p, end, missing, srcId, dstId);
   }

@@ -126,6 +126,26 @@ export class TcpReassembler {
     if (!(fromClient ? dstPort === conn.serverPort && dstAddr === conn.v4Server : fromServer && dstPort === conn.clientPort && dstAddr === conn.v4Client)) {
       return false;
     }
+    return this.#consumeIgnored(conn, frame, ts);
+  }
+
+  /**
+   * The same for an IPv6 segment: `srcId`/`dstId` are the packet's address ids (as in
+   * TcpPacket), `src`/`dst` its address strings, which are compared with the connection's.
+   */
+  consumeIgnoredV6(srcId: number, srcPort: number, dstId: number, dstPort: number, src: string, dst: string, frame: number, ts: Timestamp): boolean {
+    if (ts.sec >= this.#nextCheckSec) this.advanceTime(ts);
+    const conn = this.#table.fastGet(fastKeyOf(srcId, srcPort, dstId, dstPort));
+    if (conn === undefined || !conn.ignored || conn.v4Client >= 0) return false;
+    const fromClient = srcPort === conn.clientPort && src === conn.clientIp;
+    const fromServer = srcPort === conn.serverPort && src === conn.serverIp;
+    if (!(fromClient ? dstPort === conn.serverPort && dst === conn.serverIp : fromServer && dstPort === conn.clientPort && dst === conn.clientIp)) {
+      return false;
+    }
+    return this.#consumeIgnored(conn, frame, ts);
+  }
+
+  #consumeIgnored(conn: Connection, frame: number, ts: Timestamp): true {
     this.#lastFrame = frame;
     this.#lastTs = ts;
     // Closed (FIN/RST earlier, or idle expiry just now): add() would drop it silently too.

@@ -1,6 +1,7 @@
-// The decoder's early filter (TcpEarlyFilter, wired to TcpReassembler.consumeIgnoredV4) drops
-// segments of ignored connections before a packet is built. It must change nothing: the same
-// frames, decoded with and without it, must give the reassembler's handlers exactly the same
+// The early filters (TcpEarlyFilter, wired to TcpReassembler.consumeIgnoredV4/V6, and the
+// record-level PacketDecoder.consumeIgnoredRecord) drop segments of ignored connections before a
+// packet is built. They must change nothing: the same frames, decoded with and without them,
+// must give the reassembler's handlers exactly the same
 // calls (data, gaps, ends, closes with their frames), the same anomalies and the same stats.
 // Scenarios mix ignored and kept connections, IPv4 and IPv6, port reuse after FIN and RST,
 // idle expiry, mid-stream starts, retransmissions, reordering and 4-tuples sharing ports.
@@ -131,7 +132,7 @@ test('early filters (decoder and record level): handlers, anomalies and stats ar
   assert.ok(consumedSomewhere);
 });
 
-test('record-level early filter: consumes data segments of ignored IPv4 connections (untagged and up to two VLAN tags), never SYN/FIN/RST, cut or IPv6 frames', () => {
+test('early filters: the record level consumes data segments of ignored IPv4 connections (untagged, up to two VLAN tags), the decoder level the IPv6 ones and deeper stacks; never SYN/FIN/RST or cut frames', () => {
   for (const vlan of [undefined, [7], [7, 8], [7, 8, 9]]) {
     for (const v6 of [false, true]) {
       const limits = resolveLimits({});
@@ -143,6 +144,7 @@ test('record-level early filter: consumes data segments of ignored IPv4 connecti
       conv.handshake().clientSends('GET / HTTP/1.1\r\n\r\n').serverSends('x'.repeat(5000)).fin('client').fin('server');
       let consumed = 0;
       let cutConsumed = 0;
+      let decodedOther = 0;
       conv.packets().forEach((p0, i) => {
         const p = vlan ? { ...p0, vlan } : p0;
         const data = buildFrame(p);
@@ -156,10 +158,16 @@ test('record-level early filter: consumes data segments of ignored IPv4 connecti
         }
         const r = decoder.decode({ index: i + 1, ts: p.ts, linkType: 1, interfaceId: 0, capturedLength: data.length, originalLength: data.length, data });
         if (r.kind === 'tcp') reassembler.add(r.packet);
+        else {
+          assert.ok(!special, 'a SYN, FIN or RST segment was consumed by the decoder');
+          decodedOther++;
+        }
       });
       assert.equal(cutConsumed, 0);
       if (v6 || (vlan?.length ?? 0) > 2) assert.equal(consumed, 0, `v6 ${v6} vlan ${vlan?.length}`);
       else assert.ok(consumed > 0, `vlan ${vlan?.length ?? 0}`);
+      // What the record level leaves (IPv6, deeper VLAN stacks) the decoder's filter consumes.
+      if (v6 || (vlan?.length ?? 0) > 2) assert.ok(decodedOther > 0, `decoder-level consumption, v6 ${v6} vlan ${vlan?.length}`);
       assert.deepEqual(rec.closes(), ['C1:fin']);
     }
   }
