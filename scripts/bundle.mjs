@@ -1,4 +1,5 @@
-// Bundles the compiled CLI (dist/src/cli/main.js) and the message worker into one file each:
+// Bundles the compiled CLI (dist/src/cli/launch.js, which starts the message worker early, then
+// main.js) and the message worker into one file each:
 // dist/mailsleuth.mjs (the `mailsleuth` command) and dist/message-worker.js (which the bundle
 // starts from the same folder). Loading ~100 separate modules costs ~0.15 s at every start, in
 // the main thread and again in the worker (docs/performance.md). The library (dist/src) stays
@@ -29,6 +30,6 @@ const lazyDbcs = {
   },
 };
 const common = { bundle: true, platform: 'node', format: 'esm', target: 'node20', banner: { js: banner }, logLevel: 'warning', plugins: [lazyDbcs] };
-await build({ ...common, entryPoints: [join(root, 'dist/src/cli/main.js')], outfile: join(root, 'dist/mailsleuth.mjs') });
+await build({ ...common, entryPoints: [join(root, 'dist/src/cli/launch.js')], outfile: join(root, 'dist/mailsleuth.mjs') });
 await build({ ...common, entryPoints: [join(root, 'dist/src/pipeline/message-worker.js')], outfile: join(root, 'dist/message-worker.js') });
 chmodSync(join(root, 'dist/mailsleuth.mjs'), 0o755);

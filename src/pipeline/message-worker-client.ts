@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { MessageBuildResult } from '../message/message-builder-types.js';
 import type { FromMessageWorker, MessageWorkerInit, ToMessageWorker } from './message-worker-protocol.js';
-import { OP, OP_WORDS } from './message-worker-protocol.js';
+import { OP, OP_WORDS, PRESTARTED_MESSAGE_WORKER, type PrestartedWorker } from './message-worker-protocol.js';
 
 /** Size of one arena (bytes). Arenas are reused: after warm-up no memory is freshly faulted. */
 const ARENA_BYTES = 1024 * 1024;
@@ -50,7 +50,15 @@ export class MessageWorkerClient {
       limits: opts.limits,
       maxPendingWriteBytes: opts.maxPendingWriteBytes,
     };
-    if (import.meta.url.endsWith('.ts')) {
+    const g = globalThis as { [PRESTARTED_MESSAGE_WORKER]?: PrestartedWorker };
+    const prestarted = g[PRESTARTED_MESSAGE_WORKER];
+    delete g[PRESTARTED_MESSAGE_WORKER];
+    if (prestarted && !prestarted.exited) {
+      // Started by the command while it loaded (so its start-up overlapped ours): adopt it once.
+      this.#worker = prestarted;
+      this.#worker.ref();
+      this.#worker.postMessage({ t: 'init', init });
+    } else if (import.meta.url.endsWith('.ts')) {
       // Under tsx (tests run from src/): register its loader in the worker, then load the .ts entry.
       const entry = JSON.stringify(new URL('./message-worker.ts', import.meta.url).href);
       const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${entry}); })`;

@@ -1,3 +1,4 @@
+import type { Worker } from 'node:worker_threads';
 import type { MessageBuildResult } from '../message/message-builder-types.js';
 
 /**
@@ -35,10 +36,19 @@ export interface MessageWorkerInit {
   maxPendingWriteBytes: number;
 }
 
-/** Main -> worker. */
+/** Main -> worker (a worker started without workerData first gets { t: 'init', init }). */
 export type ToMessageWorker =
   | { t: 'batch'; tape: Float64Array; opens: (string | null)[]; arenas: ArrayBuffer[] }
   | { t: 'end' };
+
+/**
+ * Where a command that knows early it will run an analysis leaves a message worker it started
+ * (without workerData) while the rest of its code loads; MessageWorkerClient adopts it once.
+ */
+export const PRESTARTED_MESSAGE_WORKER = Symbol.for('mailsleuth.prestartedMessageWorker');
+
+/** A prestarted worker, marked once it exited (then it is not adopted). */
+export type PrestartedWorker = Worker & { exited?: boolean };
 
 /** Worker -> main. */
 export type FromMessageWorker =

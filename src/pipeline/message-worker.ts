@@ -14,20 +14,30 @@ import { FileWriteQueue } from '../output/file-write-queue.js';
 import type { FromMessageWorker, MessageWorkerInit, ToMessageWorker } from './message-worker-protocol.js';
 import { OP, OP_WORDS } from './message-worker-protocol.js';
 
-const init = workerData as MessageWorkerInit;
 const port = parentPort!;
-// Blocks come back from the write queue: keep as many as it may hold, to reuse warm memory.
-setOwnedChunksPoolBytes(2 * init.maxPendingWriteBytes);
-const queue = new FileWriteQueue({ maxPendingBytes: 2 * init.maxPendingWriteBytes, recycle: recycleOwnedChunks });
+// Started with its init data, or (prestarted while the command loads) without: then the first
+// message is { t: 'init' } and everything before it waits.
+let init = workerData as MessageWorkerInit | null;
+let queue: FileWriteQueue = null as unknown as FileWriteQueue;
 const builders = new Map<number, MessageBuilder>();
 let failure: string | null = null;
+
+function setup(data: MessageWorkerInit): void {
+  init = data;
+  // Blocks come back from the write queue: keep as many as it may hold, to reuse warm memory.
+  setOwnedChunksPoolBytes(2 * data.maxPendingWriteBytes);
+  queue = new FileWriteQueue({ maxPendingBytes: 2 * data.maxPendingWriteBytes, recycle: recycleOwnedChunks });
+}
+if (init) setup(init);
 
 const inbox: ToMessageWorker[] = [];
 let running = false;
 
-port.on('message', (m: ToMessageWorker) => {
-  inbox.push(m);
-  if (!running) void run();
+port.on('message', (m: ToMessageWorker | { t: 'init'; init: MessageWorkerInit }) => {
+  if (m.t === 'init') {
+    if (!init) setup(m.init);
+  } else inbox.push(m);
+  if (!running && init) void run();
 });
 
 async function run(): Promise<void> {
@@ -37,7 +47,7 @@ async function run(): Promise<void> {
       if (m.t === 'batch') {
         const results = processBatch(m.tape, m.opens, m.arenas);
         // Backpressure: the pipeline waits for acks, so hold this one while the files pile up.
-        if (queue.pendingBytes > init.maxPendingWriteBytes) await queue.drain(init.maxPendingWriteBytes / 4);
+        if (queue.pendingBytes > init!.maxPendingWriteBytes) await queue.drain(init!.maxPendingWriteBytes / 4);
         const out: FromMessageWorker = { t: 'ack', arenas: m.arenas, results, error: currentError() };
         port.postMessage(out, m.arenas);
       } else {
@@ -67,10 +77,10 @@ function processBatch(tape: Float64Array, opens: (string | null)[], arenas: Arra
           slot,
           new MessageBuilder({
             emlPath: opens[tape[i + 2]!] ?? null,
-            attachmentsDir: init.attachmentsDir,
+            attachmentsDir: init!.attachmentsDir,
             writer: queue,
             emlBorrowedUntilFlush: true,
-            limits: init.limits,
+            limits: init!.limits,
           }),
         );
       } else {
