@@ -3,7 +3,9 @@ import type { Connection } from './connection.js';
 
 /**
  * Numeric key of a packet's connection from the decoder's address ids (same value for both
- * directions), or -1 when the packet has none. 52 bits; collisions are possible and verified.
+ * directions), or -1 when the packet has none. 30 bits, so a small integer that V8 hashes and
+ * stores without boxing; collisions are possible and verified (a connection that loses one
+ * takes the string-key path).
  */
 export function fastKey(p: TcpPacket): number {
   const s = p.srcId;
@@ -21,8 +23,9 @@ export function fastKeyOf(s: number, sp: number, d: number, dp: number): number 
     pa = dp;
     pb = sp;
   }
-  const h = (Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b ^ (pa << 16) ^ pb, 0xc2b2ae35)) >>> 0;
-  return h * 1048576 + ((Math.imul(pa, 31) + pb) & 0xfffff);
+  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b ^ ((pa << 16) | pb), 0xc2b2ae35);
+  h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d);
+  return (h ^ (h >>> 13)) & 0x3fffffff;
 }
 
 /** True when the packet belongs to the connection's endpoints (either direction). */

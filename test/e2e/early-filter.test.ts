@@ -11,6 +11,7 @@ import { resolveLimits } from '../../src/core/limits.js';
 import type { CaptureFrame, Timestamp } from '../../src/core/types.js';
 import { PacketDecoder } from '../../src/decode/packet-decoder.js';
 import { TcpReassembler } from '../../src/reassembly/tcp-reassembler.js';
+import { fastKeyOf } from '../../src/reassembly/connection-table.js';
 import { RecordingFactory } from '../../src/reassembly/recording-handler.js';
 import { ACK, buildFrame, PSH, TcpConversation, type SynthPacket } from '../helpers/pcap-writer.js';
 
@@ -194,4 +195,38 @@ test('early filter: it really consumes segments of ignored IPv4 connections, and
   assert.ok(kinds.slice(4).some((k) => k === 'other'), kinds.join(' '));
   for (const k of kinds) if (k.endsWith('*')) assert.equal(k, 'tcp*');
   assert.deepEqual(rec.closes(), ['C1:fin']);
+});
+
+test('connections whose numeric fast keys collide are each reassembled whole, with or without the early filters', () => {
+  // Birthday search for two IPv4 client endpoints (same server) with the same 30-bit fast key.
+  const server = (10 << 24) | (9 << 16) | 9;
+  const seen = new Map<number, [number, number]>();
+  let pair: [[number, number], [number, number]] | null = null;
+  let x = 12345;
+  while (pair === null) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    const ip = ((10 << 24) | ((x >>> 8) & 0xffff) << 8 | 1) >>> 0;
+    const port = 1024 + ((x >>> 0) % 60000);
+    const k = fastKeyOf(ip, port, server, 80);
+    const other = seen.get(k);
+    if (other !== undefined && (other[0] !== ip || other[1] !== port)) pair = [other, [ip, port]];
+    else seen.set(k, [ip, port]);
+  }
+  const text = (n: number): string => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+  const packets: SynthPacket[] = [];
+  pair.forEach(([ip, port], i) => {
+    const conv = new TcpConversation({ ip: text(ip), port }, { ip: text(server), port: 80 }, { start: { sec: 1704067200 + i, nsec: 0 } });
+    conv.handshake().clientSends(`GET /${i} HTTP/1.1\r\n\r\n`).serverSends(`${i}`.repeat(4000)).fin('client').fin('server');
+    packets.push(...conv.packets());
+  });
+  packets.sort((a, b) => a.ts.sec - b.ts.sec || a.ts.nsec - b.ts.nsec);
+  const a = run(packets, 'none');
+  assert.deepEqual(a.rec.closes().length, 2);
+  for (const mode of ['decoder', 'record'] as const) {
+    const b = run(packets, mode);
+    assert.deepEqual(comparable(b.rec), comparable(a.rec), mode);
+    assert.deepEqual(b.stats, a.stats, mode);
+  }
 });
