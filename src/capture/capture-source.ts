@@ -54,8 +54,8 @@ export interface OpenCaptureOptions {
   /** Default DEFAULT_LIMITS.maxResyncBytes. */
   maxResyncBytes?: number;
   /**
-   * Files at least this large are hashed on a worker thread that reads the file itself, as far
-   * as the parser has read (default 64 MiB; Infinity: never). Streams are hashed inline.
+   * Files at least this large are hashed on a worker thread, over the parser's own read buffers
+   * (handed over once parsed; default 64 MiB; Infinity: never). Streams are hashed inline.
    */
   workerHashMinBytes?: number;
 }
