@@ -277,7 +277,7 @@ class FileSource implements ByteSource {
   }
 
   /** Hash-worker mode: reads the chunk at `at` into a free buffer (this.pendingBuf). */
-  private async readShared(at: number): Promise<number> {
+  private async readIntoFree(at: number): Promise<number> {
     const hasher = this.hasher!;
     let buf = this.free.pop();
     while (buf === undefined) {
@@ -304,7 +304,7 @@ class FileSource implements ByteSource {
     }
     let n: number;
     try {
-      n = await (this.pending ?? (hasher ? this.readShared(this.pos) : this.read(this.cur)));
+      n = await (this.pending ?? (hasher ? this.readIntoFree(this.pos) : this.read(this.cur)));
     } catch (e) {
       throw new MailsleuthError('CAPTURE_UNREADABLE', `read error in ${this.label} at offset ${this.pos}: ${errMessage(e)}`, {
         cause: e,
@@ -331,7 +331,7 @@ class FileSource implements ByteSource {
     this.pos += n;
     this.tap.bytes += n;
     // Read ahead (into the other buffer, or a free one): the chunk returned before this one is no longer in use.
-    const p = hasher ? this.readShared(this.pos) : this.read(this.cur);
+    const p = hasher ? this.readIntoFree(this.pos) : this.read(this.cur);
     p.catch(() => undefined); // observed when awaited; avoids an unhandled rejection if never awaited
     this.pending = p;
     return chunk;

@@ -187,31 +187,31 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
   const dsb = source.info.decryptionSecrets;
   let lastIndex = 0;
   let lastFrameTs: Timestamp | null = null;
+  /** Every frame, delivered or consumed by the prefilter: count and time span. */
+  const countFrame = (index: number, ts: Timestamp): void => {
+    frames++;
+    if (firstTs === null) firstTs = ts;
+    if (lastTs === null || compareTs(ts, lastTs) > 0) lastTs = ts;
+    lastIndex = index;
+    lastFrameTs = ts;
+  };
   const onFrame = (frame: CaptureFrame): void => {
     // pcapng Decryption Secrets Blocks precede the packets they serve.
-    if (secretsSeen < dsb.length) {
+    while (secretsSeen < dsb.length) {
       const d = dsb[secretsSeen++]!;
       const r = keys.addDecryptionSecretsBlock(d.type, d.data);
       if (r) reportKeys(r.bad, 'a pcapng Decryption Secrets Block');
     }
-    frames++;
-    const ts = frame.ts;
-    if (firstTs === null) firstTs = ts;
-    if (lastTs === null || compareTs(ts, lastTs) > 0) lastTs = ts;
-    lastIndex = frame.index;
-    lastFrameTs = ts;
+    countFrame(frame.index, frame.ts);
     const r = decoder.decode(frame);
     if (r.kind === 'tcp') reassembler.add(r.packet);
-    if ((frames & 4095) === 0) decoder.flushExpired(ts);
+    if ((frames & 4095) === 0) decoder.flushExpired(frame.ts);
   };
   // Segments of connections already found not to be mail are dropped from the record's bytes,
   // before a frame object exists (most of a capture is not mail); such frames only count.
   const prefilter = (buf: Uint8Array, off: number, caplen: number, linkType: number, index: number, ts: Timestamp): boolean => {
     if (!decoder.consumeIgnoredRecord(buf, off, caplen, linkType, index, ts)) return false;
-    frames++;
-    if (lastTs === null || compareTs(ts, lastTs) > 0) lastTs = ts;
-    lastIndex = index;
-    lastFrameTs = ts;
+    countFrame(index, ts);
     if ((frames & 4095) === 0) decoder.flushExpired(ts);
     return true;
   };
