@@ -108,10 +108,10 @@ export class PacketDecoder {
 
   /**
    * The early filter at the record level, before a frame object exists: an Ethernet frame
-   * (untagged) carrying an unfragmented IPv4 TCP segment, well formed (as decode() would find it,
-   * with no anomaly to report) and without SYN, FIN or RST, is offered to
-   * {@link PacketDecoder.earlyFilter}. True when it consumed the segment; false: decode the frame
-   * as usual (anything else, including every malformed frame, takes that path).
+   * (untagged, or with up to two VLAN tags) carrying an unfragmented IPv4 TCP segment, well
+   * formed (as decode() would find it, with no anomaly to report) and without SYN, FIN or RST,
+   * is offered to {@link PacketDecoder.earlyFilter}. True when it consumed the segment; false:
+   * decode the frame as usual (anything else, including every malformed frame, takes that path).
    */
   consumeIgnoredRecord(b: Uint8Array, o: number, caplen: number, linkType: number, index: number, ts: Timestamp): boolean {
     const f = this.earlyFilter;
@@ -135,8 +135,7 @@ export class PacketDecoder {
     if (total < ihl + 20 || total > caplen - link) return false;
     if (b[ip + 9] !== PROTO_TCP || (((b[ip + 6]! << 8) | b[ip + 7]!) & 0x3fff) !== 0) return false;
     const t = ip + ihl;
-    const hlen = (b[t + 12]! >> 4) << 2;
-    if (hlen < 20 || hlen > total - ihl || (b[t + 13]! & (TCP_SYN | TCP_FIN | TCP_RST)) !== 0) return false;
+    if (!plainSegment(b, t, ip + total)) return false;
     const src = ((b[ip + 12]! << 24) | (b[ip + 13]! << 16) | (b[ip + 14]! << 8) | b[ip + 15]!) >>> 0;
     const dst = ((b[ip + 16]! << 24) | (b[ip + 17]! << 16) | (b[ip + 18]! << 8) | b[ip + 19]!) >>> 0;
     if (f.consumeIgnoredV4(src, (b[t]! << 8) | b[t + 1]!, dst, (b[t + 2]! << 8) | b[t + 3]!, index, ts)) return true;
@@ -375,16 +374,14 @@ export class PacketDecoder {
       const f = this.earlyFilter;
       // A well-formed segment without SYN/FIN/RST (header checks as in transportAt, which
       // reports the malformed ones) may belong to an ignored connection: consumed here.
-      if (f !== null && proto === PROTO_TCP && end - p >= 20 && frame.index !== this.offeredFrame) {
-        const hlen = (d[p + 12]! >> 4) << 2;
-        if (
-          hlen >= 20 &&
-          hlen <= end - p &&
-          (d[p + 13]! & (TCP_SYN | TCP_FIN | TCP_RST)) === 0 &&
-          f.consumeIgnoredV4(srcId, (d[p]! << 8) | d[p + 1]!, dstId, (d[p + 2]! << 8) | d[p + 3]!, frame.index, frame.ts)
-        ) {
-          return OTHER;
-        }
+      if (
+        f !== null &&
+        proto === PROTO_TCP &&
+        frame.index !== this.offeredFrame &&
+        plainSegment(d, p, end) &&
+        f.consumeIgnoredV4(srcId, (d[p]! << 8) | d[p + 1]!, dstId, (d[p + 2]! << 8) | d[p + 3]!, frame.index, frame.ts)
+      ) {
+        return OTHER;
       }
       src = this.v4(d, addrOff);
       dst = this.v4(d, addrOff + 4);
@@ -395,16 +392,13 @@ export class PacketDecoder {
       dst = this.v6(d, addrOff + 16, dstId);
       const f = this.earlyFilter;
       // As for IPv4 above (the address strings come from the cache: nothing is allocated).
-      if (f !== null && proto === PROTO_TCP && end - p >= 20) {
-        const hlen = (d[p + 12]! >> 4) << 2;
-        if (
-          hlen >= 20 &&
-          hlen <= end - p &&
-          (d[p + 13]! & (TCP_SYN | TCP_FIN | TCP_RST)) === 0 &&
-          f.consumeIgnoredV6(srcId, (d[p]! << 8) | d[p + 1]!, dstId, (d[p + 2]! << 8) | d[p + 3]!, src, dst, frame.index, frame.ts)
-        ) {
-          return OTHER;
-        }
+      if (
+        f !== null &&
+        proto === PROTO_TCP &&
+        plainSegment(d, p, end) &&
+        f.consumeIgnoredV6(srcId, (d[p]! << 8) | d[p + 1]!, dstId, (d[p + 2]! << 8) | d[p + 3]!, src, dst, frame.index, frame.ts)
+      ) {
+        return OTHER;
       }
     }
     return this.transportAt(frame, ipVersion, src, dst, d, proto, p, end, missing, srcId, dstId);
@@ -504,6 +498,16 @@ export class PacketDecoder {
     this.report({ code, detail: `frame ${frame.index}: ${detail}`, at: { frame: frame.index, ts: frame.ts } });
     return OTHER;
   }
+}
+
+/**
+ * A well-formed TCP header at d[p, end) (20 bytes at least, data offset within the segment)
+ * without SYN, FIN or RST: a segment an early filter may consume.
+ */
+function plainSegment(d: Uint8Array, p: number, end: number): boolean {
+  if (end - p < 20) return false;
+  const hlen = (d[p + 12]! >> 4) << 2;
+  return hlen >= 20 && hlen <= end - p && (d[p + 13]! & (TCP_SYN | TCP_FIN | TCP_RST)) === 0;
 }
 
 /** FNV-1a over the 16 bytes of an IPv6 address: a 32-bit id for the reassembler's fast lookup. */
