@@ -93,7 +93,7 @@ export class Base64Decoder implements BodyDecoder {
     }
     const isBuf = Buffer.isBuffer(buf);
     while (i < end) {
-      let stop = Math.min(end, i + FAST_RUN);
+      const stop = Math.min(end, i + FAST_RUN);
       if (isBuf) {
         // The lines before the first '=' (padding at the end of a body) or base64url digit take
         // the fast path; from that line on, the per-byte path.

@@ -57,7 +57,7 @@ export class MessageWorkerClient {
       // Started by the command while it loaded (so its start-up overlapped ours): adopt it once.
       this.#worker = prestarted;
       this.#worker.ref();
-      this.#worker.postMessage({ t: 'init', init });
+      this.#worker.postMessage({ t: 'init', init } satisfies ToMessageWorker);
     } else if (import.meta.url.endsWith('.ts')) {
       // Under tsx (tests run from src/): register its loader in the worker, then load the .ts entry.
       const entry = JSON.stringify(new URL('./message-worker.ts', import.meta.url).href);

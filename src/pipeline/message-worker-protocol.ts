@@ -38,6 +38,7 @@ export interface MessageWorkerInit {
 
 /** Main -> worker (a worker started without workerData first gets { t: 'init', init }). */
 export type ToMessageWorker =
+  | { t: 'init'; init: MessageWorkerInit }
   | { t: 'batch'; tape: Float64Array; opens: (string | null)[]; arenas: ArrayBuffer[] }
   | { t: 'end' };
 

@@ -30,10 +30,10 @@ function setup(data: MessageWorkerInit): void {
 }
 if (init) setup(init);
 
-const inbox: ToMessageWorker[] = [];
+const inbox: Exclude<ToMessageWorker, { t: 'init' }>[] = [];
 let running = false;
 
-port.on('message', (m: ToMessageWorker | { t: 'init'; init: MessageWorkerInit }) => {
+port.on('message', (m: ToMessageWorker) => {
   if (m.t === 'init') {
     if (!init) setup(m.init);
   } else inbox.push(m);
