@@ -7,9 +7,18 @@ import { JsonlFile, SHA256_PLACEHOLDER, UNKNOWN_SHA256 } from './jsonl-file.js';
 
 const HASH = 'ab'.repeat(32);
 
-test('close() patches the capture hash into every record, also across the 4 MiB read chunks', () => {
+/** Runs `fn` with a fresh temporary folder, removed afterwards. */
+function inTmpDir(fn: (dir: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), 'mailsleuth-jsonl-'));
   try {
+    fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('close() patches the capture hash into every record, also across the 4 MiB read chunks', () =>
+  inTmpDir((dir) => {
     const f = new JsonlFile(join(dir, 'x.jsonl'));
     // Records of varying length; before each 4 MiB boundary one record is padded so that its
     // placeholder straddles the boundary (10 bytes before, 54 after).
@@ -50,14 +59,10 @@ test('close() patches the capture hash into every record, also across the 4 MiB 
       assert.equal(r.capture_sha256, HASH);
       assert.equal(r.pad.length, pads[i]);
     });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('an interrupted run (hash unknown) gets 64 dashes, and text that only resembles the placeholder is kept', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mailsleuth-jsonl-'));
-  try {
+test('an interrupted run (hash unknown) gets 64 dashes, and text that only resembles the placeholder is kept', () =>
+  inTmpDir((dir) => {
     const f = new JsonlFile(join(dir, 'y.jsonl'));
     const near = SHA256_PLACEHOLDER.slice(0, 63);
     f.write({ capture_sha256: SHA256_PLACEHOLDER, note: near });
@@ -65,14 +70,10 @@ test('an interrupted run (hash unknown) gets 64 dashes, and text that only resem
     const r = JSON.parse(readFileSync(join(dir, 'y.jsonl'), 'utf8')) as { capture_sha256: string; note: string };
     assert.equal(r.capture_sha256, UNKNOWN_SHA256);
     assert.equal(r.note, near);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('lines are written whole and in order: non-ASCII text, lines larger than the buffer, many small ones', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mailsleuth-jsonl-'));
-  try {
+test('lines are written whole and in order: non-ASCII text, lines larger than the buffer, many small ones', () =>
+  inTmpDir((dir) => {
     const f = new JsonlFile(join(dir, 'z.jsonl'));
     const want: object[] = [];
     for (let i = 0; i < 20_000; i++) {
@@ -89,7 +90,4 @@ test('lines are written whole and in order: non-ASCII text, lines larger than th
     f.close(HASH);
     const got = readFileSync(join(dir, 'z.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as object);
     assert.deepEqual(got, want);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
