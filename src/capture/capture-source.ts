@@ -58,4 +58,28 @@ export interface OpenCaptureOptions {
    * (handed over once parsed; default 64 MiB; Infinity: never). Streams are hashed inline.
    */
   workerHashMinBytes?: number;
+  /**
+   * For such a file: a thread that already exists and can hash the read buffers (the pipeline's
+   * message worker), instead of a hash worker of its own (which costs ~60 ms of CPU to start).
+   * Called once per file; null: start the capture's own hash worker.
+   */
+  chunkHasher?: () => ChunkHasher | null;
+}
+
+/**
+ * SHA-256 of a file computed on another thread, over the reader's own buffers: each buffer is
+ * handed over with hash() (transferred, so unusable by the reader), hashed in the order handed
+ * over, and comes back through the onReturn callback for the next read.
+ */
+export interface ChunkHasher {
+  /** Where buffers go once hashed. */
+  onReturn(fn: (buf: ArrayBuffer) => void): void;
+  /** Hashes buf[0, n) next; the buffer is transferred. */
+  hash(buf: ArrayBuffer, n: number): void;
+  /** Resolves when a buffer came back; rejects if the hashing thread failed. */
+  returned(): Promise<void>;
+  /** The digest (hex) of every chunk handed over; rejects if the hashing thread failed. */
+  digest(): Promise<string>;
+  /** Stops using the hashing thread (idempotent); wakes anyone waiting in returned(). */
+  close(): Promise<void>;
 }

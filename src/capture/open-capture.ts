@@ -5,7 +5,7 @@ import { createGunzip, type Gunzip } from 'node:zlib';
 import type { CaptureFrame } from '../core/types.js';
 import { MailsleuthError } from '../core/errors.js';
 import { DEFAULT_LIMITS } from '../core/limits.js';
-import type { CaptureInfo, CaptureSource, OpenCaptureOptions } from './capture-source.js';
+import type { CaptureInfo, CaptureSource, ChunkHasher, OpenCaptureOptions } from './capture-source.js';
 import {
   PCAP_MAGIC_NS_BE,
   PCAP_MAGIC_NS_LE,
@@ -80,10 +80,10 @@ export async function openCaptureBatches(
       await fh?.close().catch(() => undefined);
       throw new MailsleuthError('CAPTURE_UNREADABLE', `cannot read ${label}: ${errMessage(e)}`, { cause: e });
     }
-    let hasher: FileHasher | null = null;
+    let hasher: ChunkHasher | null = null;
     if (fileBytes >= (opts.workerHashMinBytes ?? WORKER_HASH_MIN_BYTES)) {
       try {
-        hasher = new FileHasher(label);
+        hasher = opts.chunkHasher?.() ?? new FileHasher();
       } catch {
         hasher = null; // no worker threads: hash inline
       }
@@ -234,15 +234,18 @@ interface ByteSource {
   close(): Promise<void>;
 }
 
-/** Read buffers in use at most with a hash worker: the parser's chunk, the read-ahead, two queued for hashing. */
-const HASHED_READ_BUFFERS = 4;
+/**
+ * Read buffers in use at most with a hashing thread: the parser's chunk, the read-ahead, four
+ * queued for hashing (the message worker, when it hashes, takes them between its batches).
+ */
+const HASHED_READ_BUFFERS = 6;
 
 /**
- * Reads a file in READ_CHUNK_BYTES chunks, one chunk ahead. Without a {@link FileHasher} the
+ * Reads a file in READ_CHUNK_BYTES chunks, one chunk ahead. Without a {@link ChunkHasher} the
  * bytes are hashed on this thread and two buffers are used in turn. With one, each chunk's buffer
  * is handed to the hash worker (transferred, not copied) once the parser is done with it, and
  * comes back for another read: the file is read once and hashed off this thread, and the digest
- * covers exactly the bytes parsed. This thread waits only when the hasher is two chunks behind.
+ * covers exactly the bytes parsed. This thread waits only when the hasher is four chunks behind.
  */
 class FileSource implements ByteSource {
   private readonly bufs: Uint8Array[];
@@ -262,7 +265,7 @@ class FileSource implements ByteSource {
     private readonly fh: FileHandle,
     private readonly tap: RawTap,
     private readonly label: string,
-    private readonly hasher: FileHasher | null,
+    private readonly hasher: ChunkHasher | null,
     sizeHint: number,
   ) {
     // Small files get small buffers (a larger file is still read whole, chunk by chunk).
@@ -344,14 +347,18 @@ class FileSource implements ByteSource {
       this.hasher.hash(this.lent.buf, this.lent.n);
       this.lent = null;
     }
-    return this.hasher.digest();
+    try {
+      return await this.hasher.digest();
+    } catch (e) {
+      throw new MailsleuthError('CAPTURE_UNREADABLE', `cannot hash ${this.label}: ${errMessage(e)}`, { cause: e });
+    }
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.pending) await this.pending.catch(() => undefined);
-    await this.hasher?.terminate();
+    await this.hasher?.close();
     await this.fh.close().catch(() => undefined);
   }
 }
@@ -375,15 +382,15 @@ parentPort.on('message', (m) => {
 });
 `;
 
-/** SHA-256 of a file on a worker thread, over the parser's own read buffers (passed back and forth). */
-class FileHasher {
+/** SHA-256 of a file on a hash worker of its own, over the parser's own read buffers (passed back and forth). */
+class FileHasher implements ChunkHasher {
   private readonly worker: Worker;
   private readonly result: Promise<string>;
   private failure: Error | null = null;
   private returnTo: ((buf: ArrayBuffer) => void) | null = null;
   private waiters: (() => void)[] = [];
 
-  constructor(private readonly label: string) {
+  constructor() {
     this.worker = new Worker(HASH_WORKER_SOURCE, { eval: true });
     this.result = new Promise<string>((resolve, reject) => {
       this.worker.on('message', (m: { ret?: ArrayBuffer; hex?: string }) => {
@@ -404,17 +411,14 @@ class FileHasher {
     this.worker.unref();
   }
 
-  /** Where buffers go once hashed. */
   onReturn(fn: (buf: ArrayBuffer) => void): void {
     this.returnTo = fn;
   }
 
-  /** Hashes buf[0, n) next; the buffer is transferred (unusable here until it comes back). */
   hash(buf: ArrayBuffer, n: number): void {
     this.worker.postMessage({ buf, n }, [buf]);
   }
 
-  /** Resolves when a buffer came back; rejects if the worker failed. */
   async returned(): Promise<void> {
     if (this.failure) throw this.failure;
     this.worker.ref();
@@ -426,20 +430,17 @@ class FileHasher {
     if (this.failure) throw this.failure;
   }
 
-  /** The digest of every chunk handed over. */
   async digest(): Promise<string> {
     this.worker.postMessage({ end: true });
     this.worker.ref();
     try {
       return await this.result;
-    } catch (e) {
-      throw new MailsleuthError('CAPTURE_UNREADABLE', `cannot hash ${this.label}: ${errMessage(e)}`, { cause: e });
     } finally {
       this.worker.unref();
     }
   }
 
-  async terminate(): Promise<void> {
+  async close(): Promise<void> {
     await this.worker.terminate();
     this.wake();
   }

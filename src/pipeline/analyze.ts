@@ -77,6 +77,11 @@ export interface AnalyzeOptions {
    * False builds them on this thread. Ignored (inline) when outDir is null.
    */
   messageWorker?: boolean;
+  /**
+   * Capture files at least this large (bytes; default 64 MiB) are hashed off this thread: on the
+   * message worker when there is one, else on a hash worker of their own. Infinity: always here.
+   */
+  workerHashMinBytes?: number;
 }
 
 function useMessageWorker(options: AnalyzeOptions): boolean {
@@ -151,6 +156,9 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
     report,
     maxRecordBytes: limits.maxRecordBytes,
     maxResyncBytes: limits.maxResyncBytes,
+    // A large file is hashed on the message worker (one thread less to start).
+    chunkHasher: worker ? () => worker.chunkHasher() : undefined,
+    workerHashMinBytes: options.workerHashMinBytes,
   });
   const decoder = new PacketDecoder({ report, limits });
   const factory = new ConnectionHandlerFactory({

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import type { ChunkHasher } from '../capture/capture-source.js';
 import type { MessageBuildResult } from '../message/message-builder-types.js';
 import type { FromMessageWorker, MessageWorkerInit, ToMessageWorker } from './message-worker-protocol.js';
 import { OP, OP_WORDS, PRESTARTED_MESSAGE_WORKER, type PrestartedWorker } from './message-worker-protocol.js';
@@ -42,6 +43,10 @@ export class MessageWorkerClient {
   #error: Error | null = null;
   #errorIsOutput = false;
   #terminated = false;
+  /** The capture hashing done on the worker (see chunkHasher()). */
+  #hashReturn: ((buf: ArrayBuffer) => void) | null = null;
+  #hashWaiters: (() => void)[] = [];
+  #digest: { resolve: (hex: string) => void; reject: (e: Error) => void } | null = null;
 
   constructor(opts: MessageWorkerClientOptions) {
     this.#maxBacklog = opts.maxBacklogBytes;
@@ -161,6 +166,10 @@ export class MessageWorkerClient {
     this.#worker.removeAllListeners('exit');
     await this.#worker.terminate();
     this.#wake();
+    this.#wakeHash();
+    const dg = this.#digest;
+    this.#digest = null;
+    dg?.reject(this.#error ?? new Error('message worker stopped'));
   }
 
   #op(kind: number, slot: number, a: number, b: number, c: number): void {
@@ -206,7 +215,56 @@ export class MessageWorkerClient {
     }
   }
 
+  /**
+   * The worker as the capture reader's hashing thread (instead of a hash worker of its own):
+   * read buffers are transferred to it, hashed at once and sent back.
+   */
+  chunkHasher(): ChunkHasher {
+    return {
+      onReturn: (fn) => {
+        this.#hashReturn = fn;
+      },
+      hash: (buf, n) => {
+        // Once stopped, the buffer is dropped: returned() and digest() reject from then on.
+        if (this.#terminated) return;
+        this.#worker.postMessage({ t: 'hash', buf, n } satisfies ToMessageWorker, [buf]);
+      },
+      returned: async () => {
+        if (!this.#error && !this.#terminated) await new Promise<void>((resolve) => this.#hashWaiters.push(resolve));
+        if (this.#error) throw this.#error;
+        if (this.#terminated) throw new Error('message worker stopped');
+      },
+      digest: () =>
+        new Promise<string>((resolve, reject) => {
+          if (this.#error || this.#terminated) return reject(this.#error ?? new Error('message worker stopped'));
+          this.#digest = { resolve, reject };
+          this.#worker.postMessage({ t: 'hashEnd' } satisfies ToMessageWorker);
+        }),
+      close: async () => {
+        this.#hashReturn = null;
+        this.#wakeHash();
+      },
+    };
+  }
+
+  #wakeHash(): void {
+    const ws = this.#hashWaiters;
+    this.#hashWaiters = [];
+    for (const w of ws) w();
+  }
+
   #onMessage(m: FromMessageWorker): void {
+    if (m.t === 'hashed') {
+      this.#hashReturn?.(m.buf);
+      this.#wakeHash();
+      return;
+    }
+    if (m.t === 'digest') {
+      const d = this.#digest;
+      this.#digest = null;
+      d?.resolve(m.hex);
+      return;
+    }
     if (m.error && !this.#error) {
       this.#error = new Error(m.error);
       this.#errorIsOutput = true;
@@ -253,6 +311,10 @@ export class MessageWorkerClient {
   #fail(e: Error): void {
     this.#error ??= e;
     this.#wake();
+    this.#wakeHash();
+    const dg = this.#digest;
+    this.#digest = null;
+    dg?.reject(this.#error);
     const d = this.#done;
     this.#done = null;
     d?.();

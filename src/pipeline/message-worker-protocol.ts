@@ -36,11 +36,18 @@ export interface MessageWorkerInit {
   maxPendingWriteBytes: number;
 }
 
-/** Main -> worker (a worker started without workerData first gets { t: 'init', init }). */
+/**
+ * Main -> worker (a worker started without workerData first gets { t: 'init', init }).
+ * The worker also hashes the capture file's read buffers for the capture reader (ChunkHasher):
+ * `hash` hands one over (transferred; hashed as soon as it arrives, not queued behind batches,
+ * and sent back as `hashed`), `hashEnd` asks for the `digest` of them all.
+ */
 export type ToMessageWorker =
   | { t: 'init'; init: MessageWorkerInit }
   | { t: 'batch'; tape: Float64Array; opens: (string | null)[]; arenas: ArrayBuffer[] }
-  | { t: 'end' };
+  | { t: 'end' }
+  | { t: 'hash'; buf: ArrayBuffer; n: number }
+  | { t: 'hashEnd' };
 
 /**
  * Where a command that knows early it will run an analysis leaves a message worker it started
@@ -62,4 +69,6 @@ export type FromMessageWorker =
       /** First failure (write error, builder error), or null. */
       error: string | null;
     }
-  | { t: 'done'; error: string | null };
+  | { t: 'done'; error: string | null }
+  | { t: 'hashed'; buf: ArrayBuffer }
+  | { t: 'digest'; hex: string };

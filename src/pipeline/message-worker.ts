@@ -6,6 +6,7 @@
  * Ops are processed strictly in order; each batch is acknowledged (arenas back, results of the
  * messages ended in it) once processed and once the write queue is back under its bound.
  */
+import { createHash, type Hash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import { MessageBuilder } from '../message/message-builder.js';
 import type { MessageBuildResult } from '../message/message-builder-types.js';
@@ -30,10 +31,24 @@ function setup(data: MessageWorkerInit): void {
 }
 if (init) setup(init);
 
-const inbox: Exclude<ToMessageWorker, { t: 'init' }>[] = [];
+const inbox: Extract<ToMessageWorker, { t: 'batch' | 'end' }>[] = [];
 let running = false;
+/** SHA-256 of the capture file's read buffers (see ToMessageWorker). */
+let captureHash: Hash | null = null;
 
 port.on('message', (m: ToMessageWorker) => {
+  if (m.t === 'hash') {
+    // At once, not behind queued batches: the capture reader waits for its buffers.
+    (captureHash ??= createHash('sha256')).update(new Uint8Array(m.buf, 0, m.n));
+    port.postMessage({ t: 'hashed', buf: m.buf } satisfies FromMessageWorker, [m.buf]);
+    return;
+  }
+  if (m.t === 'hashEnd') {
+    const hex = (captureHash ?? createHash('sha256')).digest('hex');
+    captureHash = null;
+    port.postMessage({ t: 'digest', hex } satisfies FromMessageWorker);
+    return;
+  }
   if (m.t === 'init') {
     if (!init) setup(m.init);
   } else inbox.push(m);
@@ -50,6 +65,8 @@ async function run(): Promise<void> {
         if (queue.pendingBytes > init!.maxPendingWriteBytes) await queue.drain(init!.maxPendingWriteBytes / 4);
         const out: FromMessageWorker = { t: 'ack', arenas: m.arenas, results, error: currentError() };
         port.postMessage(out, m.arenas);
+        // Let messages that arrived meanwhile in (capture chunks to hash: the reader waits for them).
+        if (inbox.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
       } else {
         await queue.drain();
         const out: FromMessageWorker = { t: 'done', error: currentError() };

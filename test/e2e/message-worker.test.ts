@@ -5,11 +5,15 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { openCaptureBatches } from '../../src/capture/open-capture.js';
+import { MailsleuthError } from '../../src/core/errors.js';
 import { analyze } from '../../src/pipeline/analyze.js';
+import { MessageWorkerClient } from '../../src/pipeline/message-worker-client.js';
+import { buildUdpFrame, tsAt, writePcap, type SynthFrame } from '../helpers/pcap-writer.js';
 import { fixture, sharedDir, SHARED_SKIP_REASON } from '../helpers/paths.js';
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
@@ -39,9 +43,16 @@ async function compareModes(pcap: string, expectMessages: boolean): Promise<void
     const pieces: Buffer[] = [];
     for (let i = 0; i < file.length; i += 1500) pieces.push(file.subarray(i, i + 1500));
     const c = await analyze(Readable.from(pieces), { outDir: hashDir });
+    // The capture file hashed off the main thread: on the message worker, and (inline mode) on a
+    // hash worker of its own.
+    const d = await analyze(pcap, { outDir: join(dir, 'worker-hashes'), workerHashMinBytes: 0 });
+    const e = await analyze(pcap, { outDir: join(dir, 'inline-hash-worker'), messageWorker: false, workerHashMinBytes: 0 });
 
     const fileHash = sha256(readFileSync(pcap));
-    for (const s of [a, b, c]) assert.equal(s.input.sha256, fileHash, 'capture hash');
+    for (const s of [a, b, c, d, e]) assert.equal(s.input.sha256, fileHash, 'capture hash');
+    assert.deepEqual(d.counts, a.counts);
+    assert.deepEqual(e.counts, a.counts);
+    assert.deepEqual(readJsonl(join(dir, 'worker-hashes', 'messages.jsonl')), readJsonl(join(inlineDir, 'messages.jsonl')));
     assert.deepEqual(b.counts, a.counts);
     assert.deepEqual(c.counts, a.counts);
     assert.deepEqual(b.messages, a.messages, 'summary message list (same order)');
@@ -78,3 +89,72 @@ for (const name of ['smtp-auth-plain-pipelining', 'pop3-retr-dele', 'imap-sessio
     await compareModes(join(sharedDir!, 'corpus', 'lab', `${name}.pcap`), true);
   });
 }
+
+/** A capture of ~22 MiB (UDP frames, not mail): six 4 MiB reads, so read buffers go round several times. */
+function manyChunkCapture(): Uint8Array {
+  const payload = 'y'.repeat(1400);
+  const frames: SynthFrame[] = [];
+  for (let i = 0; i < 15000; i++) {
+    const ts = tsAt(1700000000 + Math.floor(i / 1000), (i % 1000) * 1000);
+    frames.push({ ts, data: buildUdpFrame({ ts, src: '10.0.0.1', dst: '10.0.0.2', srcPort: 1000 + (i % 50000), dstPort: 9, payload: `${i} ${payload}` }) });
+  }
+  return writePcap(frames);
+}
+
+function newClient(): MessageWorkerClient {
+  return new MessageWorkerClient({
+    attachmentsDir: null,
+    limits: { maxMessageBytes: 1 << 20, maxInMemoryMessageBytes: 1 << 20, maxMimeDepth: 8, maxMimeParts: 100, maxHeaderBytes: 65536 },
+    maxPendingWriteBytes: 1 << 20,
+    maxBacklogBytes: 1 << 22,
+  });
+}
+
+test('message worker as the capture hasher: the right digest and frames over many read chunks; a stopped worker fails the read, never hangs', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ms-worker-hash-'));
+  const client = newClient();
+  try {
+    const file = manyChunkCapture();
+    assert.ok(file.length > 5 * 4 * 1024 * 1024);
+    const path = join(dir, 'many.pcap');
+    writeFileSync(path, file);
+    let asked = 0;
+    const chunkHasher = (): ReturnType<MessageWorkerClient['chunkHasher']> => {
+      asked++;
+      return client.chunkHasher();
+    };
+    for (const pauseEvery of [0, 2]) {
+      const src = await openCaptureBatches(path, { report: () => assert.fail('no anomaly expected'), workerHashMinBytes: 0, chunkHasher });
+      let n = 0;
+      let chunks = 0;
+      for await (const _ of src.stream(() => void n++)) {
+        chunks++;
+        if (pauseEvery > 0 && chunks % pauseEvery === 0) await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(n, 15000);
+      assert.equal(src.info.sha256, sha256(file), 'digest from the message worker');
+    }
+    assert.equal(asked, 2, 'the capture reader used the message worker, not a hash worker of its own');
+
+    // The worker stops in the middle: reading ends with a clear error (no hang, no wrong digest).
+    const src = await openCaptureBatches(path, { report: () => {}, workerHashMinBytes: 0, chunkHasher });
+    let chunks = 0;
+    await assert.rejects(
+      (async () => {
+        for await (const _ of src.stream(() => {})) if (++chunks === 2) await client.terminate();
+      })(),
+      (e: unknown) => e instanceof MailsleuthError && e.code === 'CAPTURE_UNREADABLE',
+    );
+    // A reader already waiting for a buffer, or for the digest, is woken by the stop.
+    const other = newClient();
+    const h = other.chunkHasher();
+    const waiting = h.returned();
+    const digest = h.digest();
+    await other.terminate();
+    await assert.rejects(waiting, /stopped/);
+    await assert.rejects(digest, /stopped/);
+  } finally {
+    await client.terminate();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
