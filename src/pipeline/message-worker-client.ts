@@ -43,6 +43,8 @@ export class MessageWorkerClient {
   #error: Error | null = null;
   #errorIsOutput = false;
   #terminated = false;
+  /** Why the worker can no longer answer (it failed or exited, or was stopped), or null. */
+  #gone: Error | null = null;
   /** The capture hashing done on the worker (see chunkHasher()). */
   #hashReturn: ((buf: ArrayBuffer) => void) | null = null;
   #hashWaiters: (() => void)[] = [];
@@ -163,13 +165,14 @@ export class MessageWorkerClient {
   async terminate(): Promise<void> {
     if (this.#terminated) return;
     this.#terminated = true;
+    this.#gone ??= new Error('message worker stopped');
     this.#worker.removeAllListeners('exit');
     await this.#worker.terminate();
     this.#wake();
     this.#wakeHash();
     const dg = this.#digest;
     this.#digest = null;
-    dg?.reject(this.#error ?? new Error('message worker stopped'));
+    dg?.reject(this.#gone);
   }
 
   #op(kind: number, slot: number, a: number, b: number, c: number): void {
@@ -229,14 +232,15 @@ export class MessageWorkerClient {
         if (this.#terminated) return;
         this.#worker.postMessage({ t: 'hash', buf, n } satisfies ToMessageWorker, [buf]);
       },
+      // A file the worker could not write (an output error, reported by the pipeline) does not
+      // stop it hashing: only a worker that is gone fails the capture reader.
       returned: async () => {
-        if (!this.#error && !this.#terminated) await new Promise<void>((resolve) => this.#hashWaiters.push(resolve));
-        if (this.#error) throw this.#error;
-        if (this.#terminated) throw new Error('message worker stopped');
+        if (!this.#gone) await new Promise<void>((resolve) => this.#hashWaiters.push(resolve));
+        if (this.#gone) throw this.#gone;
       },
       digest: () =>
         new Promise<string>((resolve, reject) => {
-          if (this.#error || this.#terminated) return reject(this.#error ?? new Error('message worker stopped'));
+          if (this.#gone) return reject(this.#gone);
           this.#digest = { resolve, reject };
           this.#worker.postMessage({ t: 'hashEnd' } satisfies ToMessageWorker);
         }),
@@ -310,11 +314,12 @@ export class MessageWorkerClient {
 
   #fail(e: Error): void {
     this.#error ??= e;
+    this.#gone ??= e;
     this.#wake();
     this.#wakeHash();
     const dg = this.#digest;
     this.#digest = null;
-    dg?.reject(this.#error);
+    dg?.reject(this.#gone);
     const d = this.#done;
     this.#done = null;
     d?.();

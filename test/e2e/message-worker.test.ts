@@ -158,3 +158,32 @@ test('message worker as the capture hasher: the right digest and frames over man
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('message worker as the capture hasher: a file it cannot write is an output error, and hashing goes on', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ms-worker-hash-out-'));
+  const client = newClient();
+  try {
+    // A message whose .eml cannot be created (its folder does not exist): the worker reports it.
+    const slot = client.open(join(dir, 'missing-folder', 'm1.eml'));
+    client.write(slot, Buffer.from('Subject: x\r\n\r\nbody\r\n'));
+    client.end(slot, true);
+    client.flush();
+    const h = client.chunkHasher();
+    const got: ArrayBuffer[] = [];
+    h.onReturn((b) => got.push(b));
+    const data = Buffer.from('capture bytes '.repeat(1000));
+    for (let i = 0; i < 3; i++) {
+      const buf = new ArrayBuffer(data.length);
+      new Uint8Array(buf).set(data);
+      h.hash(buf, data.length);
+      await h.returned();
+    }
+    assert.ok(client.error, 'the write failure is known');
+    assert.equal(client.errorIsOutput, true);
+    assert.equal(got.length, 3, 'every buffer came back');
+    assert.equal(await h.digest(), sha256(Buffer.concat([data, data, data])));
+  } finally {
+    await client.terminate();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
