@@ -229,6 +229,8 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
     try {
       next = await chunks.next();
     } catch (e) {
+      // The message worker hashes the capture: if it failed, that is what stopped the reading.
+      if (worker) throwIfWorkerFailed(worker);
       if (!options.signal?.aborted) throw e;
       next = { done: true, value: undefined };
     }
