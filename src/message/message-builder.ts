@@ -203,6 +203,15 @@ class BorrowedEmlFile {
 }
 
 /**
+ * The part of `bytes` a message keeps when `size` bytes of it are kept already: bytes past
+ * `maxMessageBytes` are not stored or hashed (they count as missing).
+ */
+export function keptBytes(bytes: Uint8Array, size: number, maxMessageBytes: number): Uint8Array {
+  const room = maxMessageBytes - size;
+  return bytes.length > room ? bytes.subarray(0, Math.max(0, room)) : bytes;
+}
+
+/**
  * Rebuilds one message from its raw bytes (already dot-unstuffed / de-framed by the protocol
  * layer), streaming: hashes and counts them, spools the verbatim .eml, splits the MIME structure,
  * decodes and stores attachments, and describes the message at end().
@@ -213,7 +222,8 @@ class BorrowedEmlFile {
  */
 export class MessageBuilder {
   private readonly opts: MessageBuilderOptions;
-  private readonly hash: Hash = createHash('sha256');
+  /** Null when the caller hashes (hashedByCaller). */
+  private readonly hash: Hash | null;
   private readonly spool: EmlSpool | BorrowedEmlFile | null;
   private readonly splitter: MimeSplitter;
   private readonly anomalies: string[] = [];
@@ -225,6 +235,7 @@ export class MessageBuilder {
 
   constructor(opts: MessageBuilderOptions) {
     this.opts = opts;
+    this.hash = opts.hashedByCaller === true ? null : createHash('sha256');
     this.spool =
       opts.emlPath === null
         ? null
@@ -250,21 +261,18 @@ export class MessageBuilder {
    */
   write(bytes: Uint8Array): void {
     if (this.result || bytes.length === 0) return;
-    const room = this.opts.limits.maxMessageBytes - this.size;
-    let part = bytes;
-    if (bytes.length > room) {
-      const keep = Math.max(0, room);
-      this.missing += bytes.length - keep;
+    const part = keptBytes(bytes, this.size, this.opts.limits.maxMessageBytes);
+    if (part.length < bytes.length) {
+      this.missing += bytes.length - part.length;
       this.partial = true;
       if (!this.tooLarge) {
         this.tooLarge = true;
         this.anomaly('message_too_large');
       }
-      if (keep === 0) return;
-      part = bytes.subarray(0, keep);
+      if (part.length === 0) return;
     }
     this.size += part.length;
-    this.hash.update(part);
+    this.hash?.update(part);
     if (this.spool) this.spool.write(part);
     this.splitter.write(part);
   }
@@ -298,7 +306,7 @@ export class MessageBuilder {
     if (this.spool) this.spool.finish();
     this.result = {
       size: this.size,
-      sha256: this.hash.digest('hex'),
+      sha256: this.hash ? this.hash.digest('hex') : '',
       partial: this.partial,
       missing_bytes: this.missing,
       headers: buildMessageHeaders(split.headers),

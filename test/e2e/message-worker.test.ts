@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { openCaptureBatches } from '../../src/capture/open-capture.js';
 import { MailsleuthError } from '../../src/core/errors.js';
-import { analyze } from '../../src/pipeline/analyze.js';
+import { analyze, type AnalyzeOptions } from '../../src/pipeline/analyze.js';
 import { MessageWorkerClient } from '../../src/pipeline/message-worker-client.js';
 import { buildUdpFrame, tsAt, writePcap, type SynthFrame } from '../helpers/pcap-writer.js';
 import { fixture, sharedDir, SHARED_SKIP_REASON } from '../helpers/paths.js';
@@ -31,22 +31,22 @@ function folderHashes(dir: string): Record<string, string> {
   return out;
 }
 
-async function compareModes(pcap: string, expectMessages: boolean): Promise<void> {
+async function compareModes(pcap: string, expectMessages: boolean, limits: AnalyzeOptions['limits'] = undefined): Promise<Record<string, unknown>[]> {
   const dir = mkdtempSync(join(tmpdir(), 'ms-worker-'));
   try {
     const inlineDir = join(dir, 'inline');
     const workerDir = join(dir, 'worker');
     const hashDir = join(dir, 'worker-small-batches');
-    const a = await analyze(pcap, { outDir: inlineDir, messageWorker: false });
-    const b = await analyze(pcap, { outDir: workerDir });
+    const a = await analyze(pcap, { outDir: inlineDir, messageWorker: false, limits });
+    const b = await analyze(pcap, { outDir: workerDir, limits });
     const file = readFileSync(pcap);
     const pieces: Buffer[] = [];
     for (let i = 0; i < file.length; i += 1500) pieces.push(file.subarray(i, i + 1500));
-    const c = await analyze(Readable.from(pieces), { outDir: hashDir });
+    const c = await analyze(Readable.from(pieces), { outDir: hashDir, limits });
     // The capture file hashed off the main thread: on the message worker, and (inline mode) on a
     // hash worker of its own.
-    const d = await analyze(pcap, { outDir: join(dir, 'worker-hashes'), workerHashMinBytes: 0 });
-    const e = await analyze(pcap, { outDir: join(dir, 'inline-hash-worker'), messageWorker: false, workerHashMinBytes: 0 });
+    const d = await analyze(pcap, { outDir: join(dir, 'worker-hashes'), workerHashMinBytes: 0, limits });
+    const e = await analyze(pcap, { outDir: join(dir, 'inline-hash-worker'), messageWorker: false, workerHashMinBytes: 0, limits });
 
     const fileHash = sha256(readFileSync(pcap));
     for (const s of [a, b, c, d, e]) assert.equal(s.input.sha256, fileHash, 'capture hash');
@@ -75,6 +75,7 @@ async function compareModes(pcap: string, expectMessages: boolean): Promise<void
     // The same anomalies are recorded (message ones may come later in worker mode: compare as sets).
     const key = (r: Record<string, unknown>): string => JSON.stringify(r);
     assert.deepEqual(readJsonl(join(workerDir, 'anomalies.jsonl')).map(key).sort(), readJsonl(join(inlineDir, 'anomalies.jsonl')).map(key).sort());
+    return msgs;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -82,6 +83,12 @@ async function compareModes(pcap: string, expectMessages: boolean): Promise<void
 
 test('message worker: demo capture gives the same case as inline', async () => {
   await compareModes(fixture('pcaps', 'demo-smtp.pcap'), true);
+});
+
+test('message worker: messages cut at maxMessageBytes give the same records (hashed on the pipeline thread) as inline', async () => {
+  const msgs = await compareModes(fixture('pcaps', 'demo-smtp.pcap'), true, { maxMessageBytes: 700 });
+  assert.ok(msgs.some((m) => m.partial === true && (m.missing_bytes as number) > 0), 'some message was cut');
+  for (const m of msgs) assert.ok((m.size as number) <= 700);
 });
 
 for (const name of ['smtp-auth-plain-pipelining', 'pop3-retr-dele', 'imap-session', 'mixed-day']) {
