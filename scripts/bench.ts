@@ -106,6 +106,11 @@ function messageHashesFound(caseDir: string, truthFile: string): { expected: num
   return { expected: list.length, found, hidden: truth.totals.tls_hidden_messages };
 }
 
+/** ", runs 3.21 3.24 3.46 s" when there were several runs (the median alone hides the spread). */
+function runList(rs: RunResult[]): string {
+  return rs.length > 1 ? `; runs ${rs.map((r) => r.seconds.toFixed(2)).join(' ')} s` : '';
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -164,8 +169,8 @@ async function main(): Promise<void> {
     }
     const ratioW = tsharkSeconds > 0 ? ` (--no-message-worker ${(tsharkSeconds / tw).toFixed(1)}x)` : '';
     rows.push(
-      `${size} MiB capture (${mib.toFixed(0)} MiB): mailsleuth ${(mib / t).toFixed(1)} MiB/s (${t.toFixed(2)} s), peak RSS ${rss.toFixed(0)} MiB | ${tsharkCol} | ${ratio}${ratioW}\n` +
-        `    --no-message-worker: ${(mib / tw).toFixed(1)} MiB/s (${tw.toFixed(2)} s), peak RSS ${rssw.toFixed(0)} MiB, ${foundw.found} of ${foundw.expected} messages byte-exact\n` +
+      `${size} MiB capture (${mib.toFixed(0)} MiB): mailsleuth ${(mib / t).toFixed(1)} MiB/s (${t.toFixed(2)} s${runList(ours)}), peak RSS ${rss.toFixed(0)} MiB | ${tsharkCol} | ${ratio}${ratioW}\n` +
+        `    --no-message-worker: ${(mib / tw).toFixed(1)} MiB/s (${tw.toFixed(2)} s${runList(mw)}), peak RSS ${rssw.toFixed(0)} MiB, ${foundw.found} of ${foundw.expected} messages byte-exact\n` +
         `    messages found byte-exact: ${found.found} of ${found.expected} listed in the truth sidecar (another ${found.hidden} are random bytes inside STARTTLS sessions: not messages, not extractable)`,
     );
     console.log(rows[rows.length - 1]);
