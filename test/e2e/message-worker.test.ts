@@ -7,12 +7,14 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { openCaptureBatches } from '../../src/capture/open-capture.js';
 import { MailsleuthError } from '../../src/core/errors.js';
 import { analyze, type AnalyzeOptions } from '../../src/pipeline/analyze.js';
 import { MessageWorkerClient } from '../../src/pipeline/message-worker-client.js';
+import { PRESTARTED_MESSAGE_WORKER } from '../../src/pipeline/message-worker-protocol.js';
 import { buildUdpFrame, tsAt, writePcap, type SynthFrame } from '../helpers/pcap-writer.js';
 import { fixture, sharedDir, SHARED_SKIP_REASON } from '../helpers/paths.js';
 
@@ -191,6 +193,33 @@ test('message worker as the capture hasher: a file it cannot write is an output 
     assert.equal(await h.digest(), sha256(Buffer.concat([data, data, data])));
   } finally {
     await client.terminate();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a message worker that dies while it hashes the capture: analyze reports the worker failure, not an unreadable capture', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ms-worker-dies-'));
+  try {
+    const path = join(dir, 'many.pcap');
+    writeFileSync(path, manyChunkCapture());
+    // Planted where the command leaves the worker it starts early (see src/cli/launch.ts): a
+    // stand-in that acknowledges batches but keeps the capture chunks it is given, so the reader
+    // soon waits for a buffer, and then crashes: the failure reaches the pipeline through the read.
+    const fake = new Worker(
+      `const { parentPort } = require('node:worker_threads');
+       parentPort.on('message', (m) => {
+         if (m.t === 'hash') setTimeout(() => { throw new Error('simulated crash'); }, 300);
+         else if (m.t === 'batch') parentPort.postMessage({ t: 'ack', arenas: m.arenas, results: [], error: null }, m.arenas);
+       });`,
+      { eval: true },
+    );
+    (globalThis as Record<symbol, unknown>)[PRESTARTED_MESSAGE_WORKER] = fake;
+    await assert.rejects(
+      analyze(path, { outDir: join(dir, 'case'), workerHashMinBytes: 0 }),
+      (e: unknown) => !(e instanceof MailsleuthError) && /message worker failed: simulated crash/.test((e as Error).message),
+    );
+  } finally {
+    delete (globalThis as Record<symbol, unknown>)[PRESTARTED_MESSAGE_WORKER];
     rmSync(dir, { recursive: true, force: true });
   }
 });
