@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { PRESTARTED_MESSAGE_WORKER, type PrestartedWorker } from '../pipeline/message-worker-protocol.js';
+import { applyScavengePolicy } from './scavenge-policy.js';
 
 function prestartMessageWorker(args: readonly string[]): void {
   if (args[0] !== 'analyze' || args.includes('--no-message-worker') || args.includes('-h') || args.includes('--help')) return;
@@ -30,5 +31,7 @@ function prestartMessageWorker(args: readonly string[]): void {
   }
 }
 
+// Before the first scavenge of either thread (scavenge-policy.ts).
+applyScavengePolicy();
 prestartMessageWorker(process.argv.slice(2));
 await import('./main.js');

@@ -9,11 +9,15 @@ import type { ProgressInfo } from '../pipeline/analyze.js';
 import { renderTerminalSummary } from '../output/terminal-summary.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { startHeapGrowthPolicy } from './heap-growth.js';
+import { applyScavengePolicy } from './scavenge-policy.js';
 
 // V8's heap growth is held to a fixed headroom (bounded peak RSS without near-continuous major
 // GCs; heap-growth.ts, docs/performance.md). Applies to this process and its worker threads; the
 // library (analyze()) leaves the host's V8 settings alone.
 startHeapGrowthPolicy();
+// Serial scavenges on machines with two cores or fewer (scavenge-policy.ts). launch.ts, the
+// bundle's entry, has set it already; this covers running dist/src/cli/main.js directly.
+applyScavengePolicy();
 
 const EXIT_HELP = `
 Exit codes:
