@@ -10,7 +10,7 @@ import type { Anomaly } from '../core/anomaly.js';
 import type { CaptureFrame, Timestamp } from '../core/types.js';
 import { MailsleuthError } from '../core/errors.js';
 import { CAPTURE_ANOMALIES } from './anomaly-codes.js';
-import { createRecordParser, openCapture, openCaptureBatches } from './open-capture.js';
+import { createRecordParser, openCapture, openCaptureBatches, READ_CHUNK_BYTES } from './open-capture.js';
 import { SHARED_SKIP_REASON, sharedDir } from '../../test/helpers/paths.js';
 import {
   TcpConversation,
@@ -563,7 +563,7 @@ test('the hash worker reads the opened file itself: replacing the path meanwhile
 });
 
 test('worker hashing: a capture of many read chunks, streamed with stream() and a slow consumer now and then, gives the right frames and digest', async () => {
-  // ~22 MiB: six 4 MiB reads, so both read buffers are reused several times.
+  // ~22 MiB: more than five reads of READ_CHUNK_BYTES, so the read buffers are reused.
   const payload = 'x'.repeat(1400);
   const frames: SynthFrame[] = [];
   for (let i = 0; i < 15000; i++) {
@@ -571,7 +571,7 @@ test('worker hashing: a capture of many read chunks, streamed with stream() and 
     frames.push({ ts, data: buildUdpFrame({ ts, src: '10.0.0.1', dst: '10.0.0.2', srcPort: 1000 + (i % 50000), dstPort: 9, payload: `${i} ${payload}` }) });
   }
   const file = writePcap(frames);
-  assert.ok(file.length > 5 * 4 * 1024 * 1024);
+  assert.ok(file.length > 5 * READ_CHUNK_BYTES);
   const path = tmpFile(file);
   const want = createHash('sha256').update(file).digest('hex');
   for (const pauseEvery of [0, 2]) {
