@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { PRESTARTED_MESSAGE_WORKER, type PrestartedWorker } from '../pipeline/message-worker-protocol.js';
+import { MESSAGE_WORKER_RESOURCE_LIMITS, PRESTARTED_MESSAGE_WORKER, type PrestartedWorker } from '../pipeline/message-worker-protocol.js';
 import { applyScavengePolicy } from './scavenge-policy.js';
 
 function prestartMessageWorker(args: readonly string[]): void {
@@ -19,7 +19,7 @@ function prestartMessageWorker(args: readonly string[]): void {
   const url = new URL('./message-worker.js', import.meta.url);
   if (!existsSync(fileURLToPath(url))) return;
   try {
-    const w = new Worker(url) as PrestartedWorker;
+    const w = new Worker(url, { resourceLimits: { ...MESSAGE_WORKER_RESOURCE_LIMITS } }) as PrestartedWorker;
     w.on('error', () => undefined); // the client sees a dead worker (exited) and starts its own
     w.once('exit', () => {
       w.exited = true;

@@ -1,10 +1,10 @@
 import { createHash, type Hash } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { ChunkHasher } from '../capture/capture-source.js';
 import { keptBytes } from '../message/message-builder.js';
 import type { MessageBuildResult } from '../message/message-builder-types.js';
 import type { FromMessageWorker, MessageWorkerInit, ToMessageWorker } from './message-worker-protocol.js';
-import { OP, OP_WORDS, PRESTARTED_MESSAGE_WORKER, type PrestartedWorker } from './message-worker-protocol.js';
+import { MESSAGE_WORKER_RESOURCE_LIMITS, OP, OP_WORDS, PRESTARTED_MESSAGE_WORKER, type PrestartedWorker } from './message-worker-protocol.js';
 
 /** Size of one arena (bytes). Arenas are reused: after warm-up no memory is freshly faulted. */
 const ARENA_BYTES = 1024 * 1024;
@@ -80,13 +80,18 @@ export class MessageWorkerClient {
       // Under tsx (tests run from src/): register its loader in the worker, then load the .ts entry.
       const entry = JSON.stringify(new URL('./message-worker.ts', import.meta.url).href);
       const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${entry}); })`;
-      this.#worker = new Worker(boot, { eval: true, workerData: init });
+      this.#worker = new Worker(boot, { eval: true, workerData: init, resourceLimits: { ...MESSAGE_WORKER_RESOURCE_LIMITS } });
     } else {
-      this.#worker = new Worker(new URL('./message-worker.js', import.meta.url), { workerData: init });
+      this.#worker = new Worker(new URL('./message-worker.js', import.meta.url), { workerData: init, resourceLimits: { ...MESSAGE_WORKER_RESOURCE_LIMITS } });
     }
     this.#worker.on('message', (m: FromMessageWorker) => this.#onMessage(m));
     this.#worker.on('error', (e) => this.#fail(e));
     this.#worker.on('exit', () => this.#fail(new Error('message worker exited')));
+  }
+
+  /** The V8 resource limits the worker runs with (MESSAGE_WORKER_RESOURCE_LIMITS, as V8 applied them). */
+  get workerResourceLimits(): ResourceLimits | undefined {
+    return this.#worker.resourceLimits;
   }
 
   /** The first failure of the worker, or null. */

@@ -14,7 +14,7 @@ import { openCaptureBatches } from '../../src/capture/open-capture.js';
 import { MailsleuthError } from '../../src/core/errors.js';
 import { analyze, type AnalyzeOptions } from '../../src/pipeline/analyze.js';
 import { MessageWorkerClient } from '../../src/pipeline/message-worker-client.js';
-import { PRESTARTED_MESSAGE_WORKER } from '../../src/pipeline/message-worker-protocol.js';
+import { MESSAGE_WORKER_RESOURCE_LIMITS, PRESTARTED_MESSAGE_WORKER } from '../../src/pipeline/message-worker-protocol.js';
 import { buildUdpFrame, tsAt, writePcap, type SynthFrame } from '../helpers/pcap-writer.js';
 import { fixture, sharedDir, SHARED_SKIP_REASON } from '../helpers/paths.js';
 
@@ -118,6 +118,20 @@ function newClient(): MessageWorkerClient {
     maxBacklogBytes: 1 << 22,
   });
 }
+
+test('the message worker runs with its V8 limits (an 8 MB young generation), also when adopted from the command\'s early start', async () => {
+  const client = newClient();
+  try {
+    assert.equal(client.workerResourceLimits?.maxYoungGenerationSizeMb, MESSAGE_WORKER_RESOURCE_LIMITS.maxYoungGenerationSizeMb);
+    assert.equal(MESSAGE_WORKER_RESOURCE_LIMITS.maxYoungGenerationSizeMb, 8);
+  } finally {
+    await client.terminate();
+  }
+  // The bundled command starts the worker before the pipeline exists (src/cli/launch.ts): its
+  // source passes the same limits.
+  const launch = readFileSync(new URL('../../../src/cli/launch.ts', import.meta.url), 'utf8');
+  assert.match(launch, /new Worker\(url, \{ resourceLimits: \{ \.\.\.MESSAGE_WORKER_RESOURCE_LIMITS \} \}\)/);
+});
 
 test('message worker as the capture hasher: the right digest and frames over many read chunks; a stopped worker fails the read, never hangs', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ms-worker-hash-'));
