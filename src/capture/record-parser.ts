@@ -68,7 +68,12 @@ export function newCaptureInfo(format: 'pcap' | 'pcapng', gzip: boolean): Captur
   };
 }
 
-const EMPTY = new Uint8Array(0);
+/**
+ * Carry buffers are Buffers, like the chunks every capture source yields: records parsed from
+ * either then share one object shape, so the optimised record code is not deoptimised (and
+ * recompiled) the first time a record straddles two chunks.
+ */
+const EMPTY: Uint8Array = Buffer.alloc(0);
 const NOOP: FrameSink = () => undefined;
 /** Smallest carry/scan buffer allocated; larger ones grow geometrically with the bytes that arrive. */
 const MIN_BUFFER = 65536;
@@ -433,7 +438,7 @@ export abstract class ChunkedRecordParser implements RecordParser {
     const size = this.carryLen + (to - from);
     if (size > this.carry.length) {
       const cap = this.carryNeed > 0 ? this.carryNeed : Infinity;
-      const next = new Uint8Array(Math.max(size, Math.min(this.carry.length * 2, cap)));
+      const next = Buffer.allocUnsafeSlow(Math.max(size, Math.min(this.carry.length * 2, cap)));
       next.set(this.carry.subarray(0, this.carryLen));
       this.carry = next;
     }
@@ -449,7 +454,7 @@ export abstract class ChunkedRecordParser implements RecordParser {
       this.spare = t;
     }
     if (this.carry.length < n || this.pinned.includes(this.carry)) {
-      this.carry = new Uint8Array(Math.max(n, this.headerBytes, MIN_BUFFER));
+      this.carry = Buffer.allocUnsafeSlow(Math.max(n, this.headerBytes, MIN_BUFFER));
     }
     this.carry.set(chunk.subarray(off, len), 0);
     this.carryLen = n;

@@ -107,9 +107,13 @@ export function isoTime(ts: Timestamp): string {
 let isoSecond = Number.NaN;
 let isoSecondText = '';
 
-/** Compares two timestamps: negative when a is earlier. */
+/**
+ * Compares two timestamps: negative when a is earlier, 0 when equal. Without a branch, so that
+ * optimised callers never meet an operation they have not run (the seconds differ only once per
+ * capture second); the sign is exact for any pair (|nsec difference| < 1e9).
+ */
 export function compareTs(a: Timestamp, b: Timestamp): number {
-  return a.sec !== b.sec ? a.sec - b.sec : a.nsec - b.nsec;
+  return (a.sec - b.sec) * 1e9 + (a.nsec - b.nsec);
 }
 
 /** Seconds (float) between two timestamps, b - a. */

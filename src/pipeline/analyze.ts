@@ -213,14 +213,17 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
     countFrame(frame.index, frame.ts);
     const r = decoder.decode(frame);
     if (r.kind === 'tcp') reassembler.add(r.packet);
-    if ((frames & 4095) === 0) decoder.flushExpired(frame.ts);
+    // Every 4,096 frames, and for each of the first 256: run while V8 still collects type
+    // feedback for this code, the call is in it (a call first met in optimised code deoptimises
+    // it, and the frame path is recompiled). Nothing to flush costs a map size check.
+    if ((frames & 4095) === 0 || frames < 256) decoder.flushExpired(frame.ts);
   };
   // Segments of connections already found not to be mail are dropped from the record's bytes,
   // before a frame object exists (most of a capture is not mail); such frames only count.
   const prefilter = (buf: Uint8Array, off: number, caplen: number, linkType: number, index: number, ts: Timestamp): boolean => {
     if (!decoder.consumeIgnoredRecord(buf, off, caplen, linkType, index, ts)) return false;
     countFrame(index, ts);
-    if ((frames & 4095) === 0) decoder.flushExpired(ts);
+    if ((frames & 4095) === 0 || frames < 256) decoder.flushExpired(ts);
     return true;
   };
   const chunks = source.stream(onFrame, prefilter)[Symbol.asyncIterator]();

@@ -170,8 +170,10 @@ export class MessageWorkerClient {
     const m: ToMessageWorker = { t: 'batch', tape, opens: this.#opens, arenas };
     this.#worker.postMessage(m, [tape.buffer, ...arenas]);
     this.#tapeLen = 0;
-    this.#opens = [];
-    this.#arenas = [];
+    // postMessage has copied both lists: emptied and reused, they keep their elements kind (a
+    // fresh [] would start as small integers and deoptimise the code that pushes to it).
+    this.#opens.length = 0;
+    this.#arenas.length = 0;
     this.#cur = null;
     this.#curOff = 0;
   }
