@@ -17,6 +17,9 @@
  * run right after deleting the previous run's cost 0.15-0.65 s more kernel time than in a quiet
  * folder (measured with perf: ext4 find_inode_bit/recently_deleted). The last mailsleuth case
  * folder of each size is kept as DIR/case-<size>m; the rest is removed at the end.
+ * The runs are interleaved (mailsleuth, mailsleuth --no-message-worker, tshark, and again), so
+ * that each tshark run meets the VM in the state the mailsleuth run before it met; the ratio of
+ * each such pair is printed beside the ratio of the medians.
  * This is a benchmark, not a test: it is never part of `npm test`.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -133,23 +136,33 @@ async function main(): Promise<void> {
   for (const size of sizes) {
     const file = ensureCapture(size);
     const mib = statSync(file).size / 1048576;
+    // The runs of each size are interleaved (ours, the inline fallback, tshark; again), so that
+    // each tshark run is timed right after a run of ours, in the same state of the VM: its speed
+    // drifts by up to a third within an hour, and timing all of one tool, then all of the other,
+    // moved the ratio by as much (16.2x and 20.3x for the same build). Each pair's ratio is
+    // printed beside the ratio of the medians.
     const ours: RunResult[] = [];
+    const mw: RunResult[] = [];
+    const tsRuns: RunResult[] = [];
     let caseDir = '';
-    for (let i = 0; i < runs; i++) {
-      caseDir = runDir(`${size}m-mailsleuth`);
-      ours.push(await measure(process.execPath, [cli, 'analyze', file, '-o', caseDir, '--quiet']));
+    let caseDirW = '';
+    const rounds = Math.max(runs, withTshark ? tsharkRuns : 0);
+    for (let i = 0; i < rounds; i++) {
+      if (i < runs) {
+        caseDir = runDir(`${size}m-mailsleuth`);
+        ours.push(await measure(process.execPath, [cli, 'analyze', file, '-o', caseDir, '--quiet']));
+        // The slower fallback that builds messages on the main thread (--no-message-worker).
+        caseDirW = runDir(`${size}m-mailsleuth-no-message-worker`);
+        mw.push(await measure(process.execPath, [cli, 'analyze', file, '-o', caseDirW, '--quiet', '--no-message-worker']));
+      }
+      if (withTshark && i < tsharkRuns) {
+        tsRuns.push(await measure('tshark', ['-r', file, '-o', 'tcp.reassemble_out_of_order:TRUE', '-q', '--export-objects', `imf,${runDir(`${size}m-tshark`)}`]));
+      }
     }
     lastCase.set(size, caseDir);
     const t = median(ours.map((r) => r.seconds));
     const rss = Math.max(...ours.map((r) => r.peakRssMiB));
     const found = messageHashesFound(caseDir, `${file}.truth.json`);
-    // The slower fallback that builds messages on the main thread (--no-message-worker).
-    const mw: RunResult[] = [];
-    let caseDirW = '';
-    for (let i = 0; i < runs; i++) {
-      caseDirW = runDir(`${size}m-mailsleuth-no-message-worker`);
-      mw.push(await measure(process.execPath, [cli, 'analyze', file, '-o', caseDirW, '--quiet', '--no-message-worker']));
-    }
     const tw = median(mw.map((r) => r.seconds));
     const rssw = Math.max(...mw.map((r) => r.peakRssMiB));
     const foundw = messageHashesFound(caseDirW, `${file}.truth.json`);
@@ -157,15 +170,13 @@ async function main(): Promise<void> {
     let ratio = '';
     let tsharkSeconds = 0;
     if (withTshark) {
-      const tsRuns: RunResult[] = [];
-      for (let i = 0; i < tsharkRuns; i++) {
-        tsRuns.push(await measure('tshark', ['-r', file, '-o', 'tcp.reassemble_out_of_order:TRUE', '-q', '--export-objects', `imf,${runDir(`${size}m-tshark`)}`]));
-      }
       tsharkSeconds = median(tsRuns.map((r) => r.seconds));
       const speeds = tsRuns.map((r) => mib / r.seconds);
       const range = tsharkRuns > 1 ? `, median of ${tsharkRuns}: ${Math.min(...speeds).toFixed(1)}-${Math.max(...speeds).toFixed(1)} MiB/s` : '';
       tsharkCol = `tshark ${(mib / tsharkSeconds).toFixed(1)} MiB/s (${tsharkSeconds.toFixed(1)} s${range}), peak RSS ${Math.max(...tsRuns.map((r) => r.peakRssMiB)).toFixed(0)} MiB`;
-      ratio = `ratio ${(tsharkSeconds / t).toFixed(1)}x`;
+      const pairs = tsRuns.slice(0, ours.length).map((r, i) => r.seconds / ours[i]!.seconds);
+      const perPair = pairs.length > 1 ? ` (each pair: ${pairs.map((x) => x.toFixed(1)).join(' ')}x, median ${median(pairs).toFixed(1)}x)` : '';
+      ratio = `ratio ${(tsharkSeconds / t).toFixed(1)}x${perPair}`;
     }
     const ratioW = tsharkSeconds > 0 ? ` (--no-message-worker ${(tsharkSeconds / tw).toFixed(1)}x)` : '';
     rows.push(
