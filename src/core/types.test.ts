@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isoTime } from './types.js';
+import { compareTs, isoTime } from './types.js';
 
 /** The plain formula isoTime must agree with (Date for the second, nine digits of nanoseconds). */
 function reference(sec: number, nsec: number): string {
@@ -31,5 +31,17 @@ test('isoTime: nine fractional digits, also when consecutive calls change or rep
     const sec = 1700000000 + ((x >>> 0) % 3);
     const nsec = (x >>> 0) % 1000000000;
     assert.equal(isoTime({ sec, nsec }), reference(sec, nsec));
+  }
+});
+
+test('compareTs: the sign of (a - b) for any pair of timestamps, 0 only when equal', () => {
+  const secs = [0, 1, 59, 1715587200, 1715587201, 2 ** 32 - 1, 4102444800];
+  const nsecs = [0, 1, 500000000, 999999998, 999999999];
+  const ts = secs.flatMap((sec) => nsecs.map((nsec) => ({ sec, nsec })));
+  for (const a of ts) {
+    for (const b of ts) {
+      const want = a.sec !== b.sec ? Math.sign(a.sec - b.sec) : Math.sign(a.nsec - b.nsec);
+      assert.equal(Math.sign(compareTs(a, b)), want, `${a.sec}.${a.nsec} vs ${b.sec}.${b.nsec}`);
+    }
   }
 });
