@@ -8,6 +8,7 @@ import { analyze, TOOL } from '../pipeline/analyze.js';
 import type { ProgressInfo } from '../pipeline/analyze.js';
 import { renderTerminalSummary } from '../output/terminal-summary.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
+import { exitWhenFlushed } from './exit-when-flushed.js';
 import { startHeapGrowthPolicy } from './heap-growth.js';
 import { applyScavengePolicy } from './scavenge-policy.js';
 
@@ -146,11 +147,4 @@ ${EXIT_HELP}`,
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  () => {
-    process.exitCode = EXIT.INTERNAL;
-  },
-);
+main(process.argv.slice(2)).then(exitWhenFlushed, () => exitWhenFlushed(EXIT.INTERNAL));
