@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, openSync, renameSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
 import { MailsleuthError } from '../core/errors.js';
+import { writevAllSync } from '../core/write-all.js';
 import { buildMessageHeaders } from './headers.js';
 import type { MessageBuilderOptions, MessageBuildResult, MessageFileWriter } from './message-builder-types.js';
 import { MimeSplitter } from './mime-splitter.js';
@@ -112,8 +113,6 @@ function errCode(err: unknown): string {
   return (err as NodeJS.ErrnoException | null)?.code ?? (err instanceof Error ? err.message : String(err));
 }
 
-/** Most buffers given to one writev call (IOV_MAX is 1024 on Linux). */
-const MAX_IOV = 512;
 /** Views a BorrowedEmlFile collects before it writes them out, whatever flush() says. */
 const MAX_PENDING_VIEWS = 4096;
 
@@ -170,20 +169,7 @@ class BorrowedEmlFile {
     const views = this.views;
     this.views = [];
     try {
-      for (let i = 0; i < views.length; i += MAX_IOV) {
-        let batch = views.slice(i, i + MAX_IOV);
-        let left = 0;
-        for (const v of batch) left += v.length;
-        // A short write resumes where it stopped.
-        while (left > 0) {
-          let n = writevSync(this.fd, batch);
-          left -= n;
-          if (left === 0) break;
-          let k = 0;
-          while (n >= batch[k]!.length) n -= batch[k++]!.length;
-          batch = [batch[k]!.subarray(n), ...batch.slice(k + 1)];
-        }
-      }
+      writevAllSync(this.fd, views);
     } catch (err) {
       throw new MailsleuthError('OUTPUT_UNWRITABLE', `cannot write ${this.tmp}: ${errCode(err)}`, { cause: err });
     }

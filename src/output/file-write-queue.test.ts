@@ -129,4 +129,24 @@ describe('FileWriteQueue', () => {
     await q.drain();
     assert.deepEqual(readFileSync(join(dir, 'a')), Buffer.from(bytes(800, 1)));
   }));
+
+  it('maxPendingBytes 0: every write is done (or skipped) before write() returns, its chunks recycled at once', withDir(async (dir) => {
+    const recycled: Uint8Array[][] = [];
+    const q = new FileWriteQueue({ maxPendingBytes: 0, recycle: (c) => recycled.push(c) });
+    // Many chunks (past one writev's 512 buffers) of varied sizes, gathered without a copy.
+    const chunks = Array.from({ length: 1300 }, (_, i) => bytes(1 + ((i * 37) % 500), i));
+    q.write(join(dir, 'big'), chunks);
+    assert.deepEqual(readFileSync(join(dir, 'big')), Buffer.concat(chunks));
+    assert.equal(recycled.length, 1);
+    q.write(join(dir, 'empty'), []);
+    assert.equal(readFileSync(join(dir, 'empty')).length, 0, 'an empty file too');
+    writeFileSync(join(dir, 'kept'), 'evidence');
+    q.write(join(dir, 'kept'), [bytes(10, 3)], { keepExisting: true });
+    assert.equal(readFileSync(join(dir, 'kept'), 'utf8'), 'evidence', 'an existing content-addressed file is kept');
+    assert.equal(recycled.length, 3, 'chunks of a skipped write come back too');
+    assert.equal(q.pendingBytes, 0);
+    assert.deepEqual(readdirSync(dir).sort(), ['big', 'empty', 'kept'], 'nothing left as .tmp');
+    await q.drain();
+    assert.equal(q.error, null);
+  }));
 });

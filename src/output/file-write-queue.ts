@@ -1,5 +1,6 @@
-import { writeFileSync, renameSync, existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, renameSync } from 'node:fs';
 import { access, open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { writevAllSync } from '../core/write-all.js';
 
 /** Options of one {@link FileWriteQueue.write}. */
 export interface FileWriteOptions {
@@ -15,7 +16,8 @@ export interface FileWriteOptions {
 export interface FileWriteQueueOptions {
   /**
    * Hard bound on bytes held by the queue. A write that would go past it is done synchronously
-   * in write() instead (memory stays bounded even when nobody calls drain()). Default 256 MiB.
+   * in write() instead (memory stays bounded even when nobody calls drain()). 0: every write is
+   * synchronous (the chunks are recycled at once). Default 256 MiB.
    */
   maxPendingBytes?: number;
   /**
@@ -97,7 +99,7 @@ export class FileWriteQueue {
     let bytes = 0;
     for (const c of chunks) bytes += c.length;
     const job: Job = { path, chunks, bytes, keepExisting };
-    if (this.#pending + bytes > this.#maxPending && !this.#running.has(path) && !this.#waiting.some((j) => j.path === path)) {
+    if ((this.#maxPending === 0 || this.#pending + bytes > this.#maxPending) && !this.#running.has(path) && !this.#waiting.some((j) => j.path === path)) {
       this.#writeSync(job);
       return;
     }
@@ -207,12 +209,17 @@ export class FileWriteQueue {
     this.#waiters = keep;
   }
 
-  /** Past the memory bound: the same steps, synchronously. */
+  /** Past the memory bound (or with maxPendingBytes 0): the same steps, synchronously. */
   #writeSync(job: Job): void {
     try {
       if (job.keepExisting && existsSync(job.path)) return;
       const tmp = `${job.path}.tmp`;
-      writeFileSync(tmp, job.chunks!.length === 1 ? job.chunks![0]! : Buffer.concat(job.chunks!));
+      const fd = openSync(tmp, 'w');
+      try {
+        writevAllSync(fd, job.chunks!);
+      } finally {
+        closeSync(fd);
+      }
       renameSync(tmp, job.path);
     } catch (err) {
       this.#fail(job, err);

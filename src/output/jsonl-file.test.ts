@@ -17,13 +17,13 @@ function inTmpDir(fn: (dir: string) => void): void {
   }
 }
 
-test('close() patches the capture hash into every record, also across the 4 MiB read chunks', () =>
+test('close() patches the capture hash into every record, also across the 256 KiB read chunks (the write buffer)', () =>
   inTmpDir((dir) => {
     const f = new JsonlFile(join(dir, 'x.jsonl'));
-    // Records of varying length; before each 4 MiB boundary one record is padded so that its
+    // Records of varying length; before each 256 KiB boundary one record is padded so that its
     // placeholder straddles the boundary (10 bytes before, 54 after).
     const n = 60_000;
-    const CHUNK = 4 * 1024 * 1024;
+    const CHUNK = 256 * 1024;
     let bytes = 0;
     let boundary = CHUNK;
     const pads: number[] = [];

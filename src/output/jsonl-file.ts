@@ -62,7 +62,8 @@ export class JsonlFile {
   close(sha256: string | undefined): void {
     this.flush();
     const value = sha256 && sha256.length === SHA256_PLACEHOLDER.length ? sha256 : UNKNOWN_SHA256;
-    patchInPlace(this.#fd, SHA256_PLACEHOLDER, value);
+    // The file's own write buffer (already mapped) is the patch's read buffer.
+    patchInPlace(this.#fd, SHA256_PLACEHOLDER, value, this.#buf ?? undefined);
     closeSync(this.#fd);
     this.#buf = null;
   }
@@ -73,15 +74,19 @@ function writeAll(fd: number, bytes: Uint8Array): void {
   while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
 }
 
-const PATCH_CHUNK_BYTES = 4 * 1024 * 1024;
-/** One read buffer for every patch of this thread (the files are patched one after another). */
+const PATCH_CHUNK_BYTES = 256 * 1024;
+/** One read buffer for every patch of this thread without its own (the files are patched one after another). */
 let patchChunk: Buffer | null = null;
 
-/** Overwrites every occurrence of `needle` with `value` (same byte length) in an open file. */
-export function patchInPlace(fd: number, needle: string, value: string): void {
+/**
+ * Overwrites every occurrence of `needle` with `value` (same byte length) in an open file, read
+ * in chunks into `scratch` (its contents are overwritten; longer than the needle) or a 256 KiB
+ * buffer of this module. Small, reused buffers: fresh memory costs a page fault per 4 KiB.
+ */
+export function patchInPlace(fd: number, needle: string, value: string, scratch?: Buffer): void {
   const n = Buffer.from(needle, 'latin1');
   const v = Buffer.from(value, 'latin1');
-  const chunk = (patchChunk ??= Buffer.allocUnsafeSlow(PATCH_CHUNK_BYTES));
+  const chunk = scratch !== undefined && scratch.length > 2 * n.length ? scratch : (patchChunk ??= Buffer.allocUnsafeSlow(PATCH_CHUNK_BYTES));
   let pos = 0;
   for (;;) {
     const got = readSync(fd, chunk, 0, chunk.length, pos);
