@@ -8,7 +8,7 @@ import type {
   TranscriptRecord,
 } from '../core/records.js';
 import { MailsleuthError } from '../core/errors.js';
-import { JsonlFile, SHA256_PLACEHOLDER } from './jsonl-file.js';
+import { JsonlFile } from './jsonl-file.js';
 import type { FileWriteQueue } from './file-write-queue.js';
 
 /** The files of a case folder (docs/case-folder.md). */
@@ -109,19 +109,19 @@ export class CaseWriter implements RecordSink {
   }
 
   session(r: SessionRecord): void {
-    this.#sessions.write(withHash(r));
+    this.#sessions.writeStamped(r);
   }
   transcript(r: TranscriptRecord): void {
-    this.#transcript.write(withHash(r));
+    this.#transcript.writeStamped(r);
   }
   message(r: MessageRecord): void {
-    this.#messages.write(withHash(r));
+    this.#messages.writeStamped(r);
   }
   credential(r: CredentialRecord): void {
-    this.#credentials.write(withHash(r));
+    this.#credentials.writeStamped(r);
   }
   anomaly(r: AnomalyRecord): void {
-    this.#anomalies.write(withHash(r));
+    this.#anomalies.writeStamped(r);
   }
 
   extra(stream: ExtraStreamName, r: object): void {
@@ -130,7 +130,7 @@ export class CaseWriter implements RecordSink {
       f = new JsonlFile(join(this.dir, EXTRA_STREAM_FILES[stream]));
       this.#extra.set(stream, f);
     }
-    f.write(withHash(r));
+    f.writeStamped(r);
   }
 
   saveArtifact(sha256: string, bytes: Uint8Array): string {
@@ -172,7 +172,3 @@ export class CaseWriter implements RecordSink {
   }
 }
 
-/** Puts capture_sha256 first in the record (placeholder until close()). */
-function withHash<T extends object>(r: T): T {
-  return { capture_sha256: SHA256_PLACEHOLDER, ...r };
-}

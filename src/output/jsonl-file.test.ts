@@ -91,3 +91,21 @@ test('lines are written whole and in order: non-ASCII text, lines larger than th
     const got = readFileSync(join(dir, 'z.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as object);
     assert.deepEqual(got, want);
   }));
+
+test('writeStamped: byte for byte the line of the record with capture_sha256 put first, for any record and line length', () =>
+  inTmpDir((dir) => {
+    const f = new JsonlFile(join(dir, 's.jsonl'));
+    const records: object[] = [
+      {},
+      { a: 1 },
+      { text: 'café ✉ 𝄞', n: null, list: [1, 'two', { three: 3 }] },
+      { big: 'x'.repeat(300_000) }, // longer than the write buffer
+      { big: 'é'.repeat(100_000), after: true }, // multi-byte, past the buffer once encoded
+      ...Array.from({ length: 5000 }, (_, i) => ({ i, s: 'ü'.repeat(i % 50) })),
+    ];
+    for (const r of records) f.writeStamped(r);
+    f.close(HASH);
+    const want = records.map((r) => JSON.stringify({ capture_sha256: HASH, ...r }) + '\n').join('');
+    assert.equal(readFileSync(join(dir, 's.jsonl'), 'utf8'), want);
+    assert.equal(f.lines, records.length);
+  }));

@@ -10,6 +10,18 @@ export const SHA256_PLACEHOLDER = '~capture-sha256-pending~'.padEnd(64, '~');
 /** Written instead of the capture hash when the input was not read to its end (interrupted run). */
 export const UNKNOWN_SHA256 = '-'.repeat(64);
 
+/** The start of a stamped line (JsonlFile.writeStamped): its first field, the placeholder hash. */
+const STAMP_TEXT = `{"capture_sha256":"${SHA256_PLACEHOLDER}"`;
+const STAMP = Buffer.from(STAMP_TEXT, 'latin1');
+const LF = 0x0a;
+const COMMA = 0x2c;
+const CLOSE_BRACE = 0x7d;
+
+/** A stamped line as a string (for lines too long for the buffer). */
+function stampedLine(json: string): string {
+  return json.length === 2 ? `${STAMP_TEXT}}\n` : `${STAMP_TEXT},${json.slice(1)}\n`;
+}
+
 /** Bytes buffered per file before a write. */
 const BUFFER_BYTES = 256 * 1024;
 
@@ -35,18 +47,53 @@ export class JsonlFile {
   }
 
   write(record: object): void {
-    const line = JSON.stringify(record) + '\n';
+    this.#put(JSON.stringify(record), false);
+  }
+
+  /**
+   * Writes `record` with `capture_sha256` as its first field, holding the placeholder until
+   * close() patches the hash in: as `write({ capture_sha256: SHA256_PLACEHOLDER, ...record })`
+   * (record must not have that field), without building the spread copy of the record.
+   */
+  writeStamped(record: object): void {
+    this.#put(JSON.stringify(record), true);
+  }
+
+  /**
+   * One line: `json` (a JSON object), stamped (the placeholder field put first) or not. Encoded
+   * straight into the buffer: no `json + '\n'` (a concatenation V8 would flatten, copying the line).
+   */
+  #put(json: string, stamped: boolean): void {
     this.#lines++;
     const buf = (this.#buf ??= Buffer.allocUnsafeSlow(BUFFER_BYTES));
+    const extra = stamped ? STAMP.length + 1 : 1;
     // UTF-8 takes at most 3 bytes per UTF-16 code unit.
-    if (this.#used + line.length * 3 > buf.length) {
+    const most = json.length * 3 + extra;
+    if (this.#used + most > buf.length) {
       this.flush();
-      if (line.length * 3 > buf.length) {
+      if (most > buf.length) {
+        const line = stamped ? stampedLine(json) : json + '\n';
         writeAll(this.#fd, Buffer.from(line, 'utf8'));
         return;
       }
     }
-    this.#used += buf.write(line, this.#used, 'utf8');
+    let at = this.#used;
+    if (stamped) {
+      STAMP.copy(buf, at);
+      at += STAMP.length;
+      if (json.length === 2) {
+        buf[at++] = CLOSE_BRACE; // '{}': the stamp's field alone
+      } else {
+        // The record's '{' (one byte) becomes the ',' after the stamp's field.
+        const n = buf.write(json, at, 'utf8');
+        buf[at] = COMMA;
+        at += n;
+      }
+    } else {
+      at += buf.write(json, at, 'utf8');
+    }
+    buf[at++] = LF;
+    this.#used = at;
   }
 
   flush(): void {
