@@ -5,7 +5,7 @@
  * decoded attachments synchronously too, as each message ends (its FileWriteQueue with no
  * pending bytes: blocks go back to the pool at once).
  * Ops are processed strictly in order; each batch is acknowledged (arenas back, results of the
- * messages ended in it) once processed and once the write queue is back under its bound.
+ * messages ended in it) once processed.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -64,9 +64,8 @@ async function run(): Promise<void> {
   try {
     for (let m = inbox.shift(); m !== undefined; m = inbox.shift()) {
       if (m.t === 'batch') {
+        // Attachments are written inside processBatch (synchronously): nothing piles up to wait for.
         const results = processBatch(m.tape, m.opens, m.arenas);
-        // Backpressure: the pipeline waits for acks, so hold this one while the files pile up.
-        if (queue.pendingBytes > init!.maxPendingWriteBytes) await queue.drain(init!.maxPendingWriteBytes / 4);
         const out: FromMessageWorker = { t: 'ack', arenas: m.arenas, results, error: currentError() };
         port.postMessage(out, m.arenas);
         // Let messages that arrived meanwhile in (capture chunks to hash: the reader waits for them).
