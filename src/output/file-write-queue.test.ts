@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileWriteQueue } from './file-write-queue.js';
@@ -129,6 +129,18 @@ describe('FileWriteQueue', () => {
     await q.drain();
     assert.deepEqual(readFileSync(join(dir, 'a')), Buffer.from(bytes(800, 1)));
   }));
+
+  for (const maxPendingBytes of [0, 1 << 20]) {
+    it(`a file that cannot be put in place leaves no .tmp behind (maxPendingBytes ${maxPendingBytes})`, withDir(async (dir) => {
+      const q = new FileWriteQueue({ maxPendingBytes });
+      mkdirSync(join(dir, 'taken', 'inner'), { recursive: true }); // a non-empty directory: rename fails
+      q.write(join(dir, 'taken'), [bytes(100, 1)]);
+      await q.drain();
+      assert.match(String(q.error?.message), /cannot write .*taken/);
+      assert.deepEqual(readdirSync(dir), ['taken']);
+      assert.deepEqual(readdirSync(join(dir, 'taken')), ['inner']);
+    }));
+  }
 
   it('maxPendingBytes 0: every write is done (or skipped) before write() returns, its chunks recycled at once', withDir(async (dir) => {
     const recycled: Uint8Array[][] = [];

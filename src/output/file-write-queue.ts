@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, renameSync } from 'node:fs';
+import { closeSync, existsSync, openSync, renameSync, unlinkSync } from 'node:fs';
 import { access, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { writevAllSync } from '../core/write-all.js';
 
@@ -165,7 +165,12 @@ export class FileWriteQueue {
       await fh.close();
       if (!ok) await unlink(tmp).catch(() => undefined);
     }
-    await rename(tmp, job.path);
+    try {
+      await rename(tmp, job.path);
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw err;
+    }
   }
 
   #release(chunks: Uint8Array[] | null): void {
@@ -216,11 +221,21 @@ export class FileWriteQueue {
       const tmp = `${job.path}.tmp`;
       const fd = openSync(tmp, 'w');
       try {
-        writevAllSync(fd, job.chunks!);
-      } finally {
-        closeSync(fd);
+        try {
+          writevAllSync(fd, job.chunks!);
+        } finally {
+          closeSync(fd);
+        }
+        renameSync(tmp, job.path);
+      } catch (err) {
+        // No partial file is left behind (as in the asynchronous path).
+        try {
+          unlinkSync(tmp);
+        } catch {
+          // already gone
+        }
+        throw err;
       }
-      renameSync(tmp, job.path);
     } catch (err) {
       this.#fail(job, err);
     } finally {
