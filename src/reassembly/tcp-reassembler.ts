@@ -58,6 +58,8 @@ export class TcpReassembler {
   readonly #table = new ConnectionTable();
   #created = 0;
   #nextCheckSec = -Infinity;
+  /** Calls of #tick that run advanceTime whatever the time (see #tick). */
+  #warmTicks = 256;
   #lastFrame = 0;
   #lastTs: Timestamp = { sec: 0, nsec: 0 };
 
@@ -75,7 +77,7 @@ export class TcpReassembler {
    */
   add(p: TcpPacket): void {
     const ts = p.ts;
-    if (ts.sec >= this.#nextCheckSec) this.advanceTime(ts);
+    this.#tick(ts);
     this.#lastFrame = p.frame;
     this.#lastTs = ts;
     const fk = fastKey(p);
@@ -118,7 +120,7 @@ export class TcpReassembler {
    */
   consumeIgnoredV4(srcAddr: number, srcPort: number, dstAddr: number, dstPort: number, frame: number, ts: Timestamp): boolean {
     // As in add(): idle expiry first (it may close or forget this very connection).
-    if (ts.sec >= this.#nextCheckSec) this.advanceTime(ts);
+    this.#tick(ts);
     const conn = this.#table.fastGet(fastKeyOf(srcAddr, srcPort, dstAddr, dstPort));
     if (conn === undefined || !conn.ignored || conn.v4Client < 0) return false;
     const fromClient = srcPort === conn.clientPort && srcAddr === conn.v4Client;
@@ -134,7 +136,7 @@ export class TcpReassembler {
    * TcpPacket), `src`/`dst` its address strings, which are compared with the connection's.
    */
   consumeIgnoredV6(srcId: number, srcPort: number, dstId: number, dstPort: number, src: string, dst: string, frame: number, ts: Timestamp): boolean {
-    if (ts.sec >= this.#nextCheckSec) this.advanceTime(ts);
+    this.#tick(ts);
     const conn = this.#table.fastGet(fastKeyOf(srcId, srcPort, dstId, dstPort));
     if (conn === undefined || !conn.ignored || conn.v4Client >= 0) return false;
     const fromClient = srcPort === conn.clientPort && src === conn.clientIp;
@@ -154,6 +156,19 @@ export class TcpReassembler {
     conn.lastFrame = frame;
     this.#table.touch(conn);
     return true;
+  }
+
+  /**
+   * advanceTime() once a capture second, and on each of the first calls: those run while V8
+   * still collects type feedback (a call first met in optimised code deoptimises it and the
+   * frame path is compiled again; advanceTime returns at once when the second has not changed).
+   * One method for every caller, so they share that feedback.
+   */
+  #tick(ts: Timestamp): void {
+    if (ts.sec >= this.#nextCheckSec || this.#warmTicks > 0) {
+      this.#warmTicks--;
+      this.advanceTime(ts);
+    }
   }
 
   /**
