@@ -57,6 +57,14 @@ test('CLI: the bundled command and the unbundled modules write the same case fol
   }
 });
 
+test('CLI: both bundles are pure ASCII (Node then reads them without a UTF-8 decode into a two-byte string)', { skip }, () => {
+  for (const file of [CLI, join(repoRoot, 'dist', 'message-worker.js')]) {
+    const bytes = readFileSync(file);
+    const at = bytes.findIndex((b) => b > 0x7f);
+    assert.equal(at, -1, `${file}: non-ASCII byte at offset ${at}`);
+  }
+});
+
 test('CLI: double-byte charsets (GBK, Big5, Shift_JIS) decode the same in the bundle (lazy DBCS codec) and the modules', { skip }, () => {
   const subject = '\u4f1a\u8bae\u7eaa\u8981'; // 会议纪要
   const words = [
