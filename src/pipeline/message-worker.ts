@@ -29,7 +29,8 @@ function setup(data: MessageWorkerInit): void {
   // Attachments are written at once, synchronously, and their blocks reused while still mapped:
   // queued writes (libuv's pool) kept up to 16 MiB of decoded attachments waiting, in blocks that
   // each had to be freshly faulted (~12 µs per 4 KiB page on the benchmark VM), and cost a thread
-  // wake-up per file. Measured on the 1 GiB bench file: ~2,500 fewer page faults, ~0.15 s less CPU.
+  // wake-up per file. Paired runs on the 1 GiB bench file: ~3,200 fewer page faults, ~0.19 s less
+  // CPU, -0.15 s of wall time (docs/performance.md).
   setOwnedChunksPoolBytes(2 * data.maxPendingWriteBytes);
   queue = new FileWriteQueue({ maxPendingBytes: 0, recycle: recycleOwnedChunks });
 }
