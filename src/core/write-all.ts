@@ -1,4 +1,10 @@
-import { writevSync } from 'node:fs';
+import { writeSync, writevSync } from 'node:fs';
+
+/** Writes all of `bytes` at the file's current position, resuming after short writes. */
+export function writeAllSync(fd: number, bytes: Uint8Array): void {
+  let off = 0;
+  while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+}
 
 /** Most buffers given to one writev call (IOV_MAX is 1024 on Linux). */
 const MAX_IOV = 512;

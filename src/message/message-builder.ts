@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, openSync, renameSync } from 'node:fs';
 import { MailsleuthError } from '../core/errors.js';
-import { writevAllSync } from '../core/write-all.js';
+import { writeAllSync, writevAllSync } from '../core/write-all.js';
 import { buildMessageHeaders } from './headers.js';
 import type { MessageBuilderOptions, MessageBuildResult, MessageFileWriter } from './message-builder-types.js';
 import { MimeSplitter } from './mime-splitter.js';
@@ -82,8 +82,7 @@ class EmlSpool {
   private writeAll(bytes: Uint8Array): void {
     this.open();
     try {
-      let off = 0;
-      while (off < bytes.length) off += writeSync(this.fd, bytes, off, bytes.length - off);
+      writeAllSync(this.fd, bytes);
     } catch (err) {
       throw new MailsleuthError('OUTPUT_UNWRITABLE', `cannot write ${this.tmp}: ${errCode(err)}`, { cause: err });
     }

@@ -1,7 +1,8 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { closeSync, existsSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { MailsleuthError } from '../core/errors.js';
+import { writeAllSync } from '../core/write-all.js';
 import type { AttachmentRecord, MimePartRecord } from '../core/records.js';
 import { decodeWords, parseStructured } from './encoded-words.js';
 import { decodeHeaderBytes, firstField, parseHeaderFields, type HeaderField } from './headers.js';
@@ -167,8 +168,7 @@ class TempFile {
 
   private writeAll(bytes: Uint8Array): void {
     try {
-      let off = 0;
-      while (off < bytes.length) off += writeSync(this.fd, bytes, off, bytes.length - off);
+      writeAllSync(this.fd, bytes);
     } catch (err) {
       throw new MailsleuthError('OUTPUT_UNWRITABLE', `cannot write ${this.path}`, { cause: err });
     }

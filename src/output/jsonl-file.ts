@@ -1,4 +1,5 @@
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { writeAllSync } from '../core/write-all.js';
 
 /**
  * Placeholder written in place of the capture's SHA-256 while it is not yet known (the hash is
@@ -73,7 +74,7 @@ export class JsonlFile {
       this.flush();
       if (most > buf.length) {
         const line = stamped ? stampedLine(json) : json + '\n';
-        writeAll(this.#fd, Buffer.from(line, 'utf8'));
+        writeAllSync(this.#fd, Buffer.from(line, 'utf8'));
         return;
       }
     }
@@ -98,7 +99,7 @@ export class JsonlFile {
 
   flush(): void {
     if (this.#used === 0 || this.#buf === null) return;
-    writeAll(this.#fd, this.#buf.subarray(0, this.#used));
+    writeAllSync(this.#fd, this.#buf.subarray(0, this.#used));
     this.#used = 0;
   }
 
@@ -116,10 +117,6 @@ export class JsonlFile {
   }
 }
 
-function writeAll(fd: number, bytes: Uint8Array): void {
-  let off = 0;
-  while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-}
 
 const PATCH_CHUNK_BYTES = 256 * 1024;
 /** One read buffer for every patch of this thread without its own (the files are patched one after another). */
