@@ -43,6 +43,11 @@ export const CAPTURE_ANOMALIES: readonly AnomalyCodeInfo[] = Object.freeze([
     description: 'A classic pcap timestamp fraction is one second or more; it was carried into the seconds.',
   },
   {
+    code: 'capture_timestamp_out_of_range',
+    severity: 'warning',
+    description: "A pcapng packet's timestamp (its 64-bit tick count with the interface's if_tsresol and if_tsoffset) lies outside the years 0000-9999, which ISO-8601 times (and JavaScript dates) cannot hold: usually a corrupt block or option. The frame is kept and its time set to the nearest end of that range; the detail gives the seconds the block named.",
+  },
+  {
     code: 'capture_unknown_interface',
     severity: 'warning',
     description: 'A pcapng packet block names an interface that no IDB of its section defined; the block is skipped and not numbered.',

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import type { Anomaly } from '../core/anomaly.js';
-import type { CaptureFrame, Timestamp } from '../core/types.js';
+import { MAX_TS_SEC, MIN_TS_SEC, type CaptureFrame, type Timestamp } from '../core/types.js';
 import { MailsleuthError } from '../core/errors.js';
 import { CAPTURE_ANOMALIES } from './anomaly-codes.js';
 import { createRecordParser, openCapture, openCaptureBatches, READ_CHUNK_BYTES } from './open-capture.js';
@@ -192,6 +192,51 @@ test('pcapng: ns timestamps beyond 2^53 ticks convert exactly', async () => {
   const file = writePcapng(times.map((ts) => ({ ts, data: new Uint8Array(14) })), { tsresol: 9 });
   const { frames } = await readAll(tmpFile(file, 'ns.pcapng'));
   assert.deepEqual(frames.map((f) => f.ts), times);
+});
+
+test('pcapng: timestamps outside the years 0000-9999 are clamped and named, and reading goes on', async () => {
+  // Interface 0 counts seconds (if_tsresol 0), so an all-ones tick count is ~1.8e19 s; interface 1
+  // has an if_tsoffset of -2^62 s. Neither fits a Date (the pipeline used to throw formatting it).
+  const epbAllOnes = new Uint8Array(20 + 16);
+  const dv = new DataView(epbAllOnes.buffer);
+  dv.setUint32(0, 0, true);
+  dv.setUint32(4, 0xffffffff, true);
+  dv.setUint32(8, 0xffffffff, true);
+  dv.setUint32(12, 16, true);
+  dv.setUint32(16, 16, true);
+  const file = writePcapngSections([
+    {
+      interfaces: [
+        { linkType: 1, tsresol: 0 },
+        { linkType: 1, tsresol: 9, tsoffset: -(2 ** 62) },
+      ],
+      blocks: [
+        { type: 'epb', iface: 0, ts: { sec: 1700000000, nsec: 0 }, data: new Uint8Array(14) },
+        { type: 'raw', blockType: 6, body: epbAllOnes },
+        { type: 'epb', iface: 1, ts: { sec: -(2 ** 62) + 1024, nsec: 0 }, data: new Uint8Array(14) },
+        { type: 'epb', iface: 0, ts: { sec: 1700000001, nsec: 0 }, data: new Uint8Array(14) },
+      ],
+    },
+  ]);
+  const { frames, anomalies } = await readAll(tmpFile(file, 'far.pcapng'));
+  assert.deepEqual(
+    frames.map((f) => f.ts),
+    [
+      { sec: 1700000000, nsec: 0 },
+      { sec: MAX_TS_SEC, nsec: 999999999 },
+      { sec: MIN_TS_SEC, nsec: 0 },
+      { sec: 1700000001, nsec: 0 },
+    ],
+  );
+  assert.deepEqual(
+    anomalies.map((a) => [a.code, a.at?.frame]),
+    [
+      ['capture_timestamp_out_of_range', 2],
+      ['capture_timestamp_out_of_range', 3],
+    ],
+  );
+  assert.match(anomalies[0]!.detail ?? '', /frame 2: timestamp of 18446744073709552000 s .*interface 0.*9999-12-31T23:59:59\.999999999Z/);
+  assert.match(anomalies[1]!.detail ?? '', /frame 3: timestamp of -4611686018427387000 s .*interface 1.*0000-01-01T00:00:00\.000000000Z/);
 });
 
 test('pcapng: several sections with their own byte order and interfaces; SPB, PB, DSB, skipped blocks', async () => {

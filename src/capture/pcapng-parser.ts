@@ -1,4 +1,4 @@
-import type { CaptureFrame, Timestamp } from '../core/types.js';
+import { MAX_TS_SEC, MIN_TS_SEC, clampTimestamp, isoTime, type CaptureFrame, type Timestamp } from '../core/types.js';
 import type { CaptureInfo } from './capture-source.js';
 import { ChunkedRecordParser, type FrameSink, type RecordParserOptions } from './record-parser.js';
 
@@ -245,6 +245,15 @@ export class PcapngParser extends ChunkedRecordParser {
     onFrame: FrameSink,
   ): void {
     const index = ++this.info.frames;
+    if (!(ts.sec >= MIN_TS_SEC && ts.sec <= MAX_TS_SEC)) {
+      const raw = ts.sec;
+      ts = clampTimestamp(ts);
+      this.opts.report({
+        code: 'capture_timestamp_out_of_range',
+        detail: `frame ${index}: timestamp of ${raw} s since 1970 on interface ${iface.globalId} is outside the years 0000-9999; the frame's time is set to ${isoTime(ts)}`,
+        at: { frame: index, ts },
+      });
+    }
     this.lastTs = ts;
     if (caplen > origlen) {
       this.opts.report({

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compareTs, isoTime } from './types.js';
+import { MAX_TS_SEC, MIN_TS_SEC, clampTimestamp, compareTs, isoTime } from './types.js';
 
 /** The plain formula isoTime must agree with (Date for the second, nine digits of nanoseconds). */
 function reference(sec: number, nsec: number): string {
@@ -32,6 +32,27 @@ test('isoTime: nine fractional digits, also when consecutive calls change or rep
     const nsec = (x >>> 0) % 1000000000;
     assert.equal(isoTime({ sec, nsec }), reference(sec, nsec));
   }
+});
+
+test('isoTime: never throws; a time outside the years 0000-9999 is formatted clamped to them', () => {
+  assert.equal(isoTime({ sec: MAX_TS_SEC, nsec: 999999999 }), '9999-12-31T23:59:59.999999999Z');
+  assert.equal(isoTime({ sec: MIN_TS_SEC, nsec: 0 }), '0000-01-01T00:00:00.000000000Z');
+  // Beyond what a Date holds (8.64e12 s), just past the range, NaN; then a normal time again
+  // (the one-second cache must not keep the clamped text).
+  const cases: [number, string][] = [
+    [2 ** 64, '9999-12-31T23:59:59.999999999Z'],
+    [MAX_TS_SEC + 1, '9999-12-31T23:59:59.999999999Z'],
+    [-(2 ** 63), '0000-01-01T00:00:00.000000000Z'],
+    [MIN_TS_SEC - 1, '0000-01-01T00:00:00.000000000Z'],
+    [Number.NaN, '0000-01-01T00:00:00.000000000Z'],
+  ];
+  for (let round = 0; round < 300; round++) {
+    for (const [sec, want] of cases) assert.equal(isoTime({ sec, nsec: 5 }), want, `${sec}`);
+    assert.equal(isoTime({ sec: 1715587200, nsec: 5 }), '2024-05-13T08:00:00.000000005Z');
+  }
+  assert.deepEqual(clampTimestamp({ sec: 1715587200, nsec: 7 }), { sec: 1715587200, nsec: 7 });
+  assert.deepEqual(clampTimestamp({ sec: 2 ** 64, nsec: 7 }), { sec: MAX_TS_SEC, nsec: 999999999 });
+  assert.deepEqual(clampTimestamp({ sec: -(2 ** 63), nsec: 7 }), { sec: MIN_TS_SEC, nsec: 0 });
 });
 
 test('compareTs: the sign of (a - b) for any pair of timestamps, 0 only when equal', () => {

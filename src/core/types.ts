@@ -91,7 +91,26 @@ export interface UdpPacket {
   readonly payload: Uint8Array;
 }
 
-/** Formats a timestamp as ISO-8601 UTC with all nine fractional digits. */
+/**
+ * The seconds a record's time can hold: 0000-01-01T00:00:00Z to 9999-12-31T23:59:59Z, the
+ * ISO-8601 four-digit years. A pcapng timestamp is 64 bits of ticks plus a 64-bit offset, so a
+ * corrupt block or option can name an instant far outside them (even outside what a JavaScript
+ * Date holds, ±8.64e12 s); the capture readers move such a frame's time to the nearest end of
+ * this range and report it (capture_timestamp_out_of_range).
+ */
+export const MIN_TS_SEC = -62_167_219_200;
+export const MAX_TS_SEC = 253_402_300_799;
+
+/** `ts`, or the nearest instant of [MIN_TS_SEC, MAX_TS_SEC] when it lies outside (NaN counts as below). */
+export function clampTimestamp(ts: Timestamp): Timestamp {
+  if (ts.sec >= MIN_TS_SEC && ts.sec <= MAX_TS_SEC) return ts;
+  return ts.sec > MAX_TS_SEC ? { sec: MAX_TS_SEC, nsec: 999_999_999 } : { sec: MIN_TS_SEC, nsec: 0 };
+}
+
+/**
+ * Formats a timestamp as ISO-8601 UTC with all nine fractional digits. Never throws: a time
+ * outside [MIN_TS_SEC, MAX_TS_SEC] (the readers clamp and report those) is formatted clamped.
+ */
 export function isoTime(ts: Timestamp): string {
   const sec = ts.sec;
   // Records come in capture order: the same second is formatted again and again. The first
@@ -100,6 +119,7 @@ export function isoTime(ts: Timestamp): string {
   let base = isoSecond === sec && isoWarm <= 0 ? isoSecondText : null;
   if (base === null) {
     isoWarm--;
+    if (!(sec >= MIN_TS_SEC && sec <= MAX_TS_SEC)) return isoTime(clampTimestamp(ts));
     base = new Date(sec * 1000).toISOString().slice(0, 19); // 2024-01-01T00:00:00
     isoSecond = sec;
     isoSecondText = base;

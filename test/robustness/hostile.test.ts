@@ -116,6 +116,26 @@ describe('hostile captures', () => {
     assertNoInternalError(r);
   });
 
+  test('pcapng timestamps past the year 9999 (if_tsoffset 2^62 s): clamped and named, both sessions analysed', async () => {
+    // Formatting such a time used to throw (RangeError from Date) and end the whole analysis.
+    const far = session(40001, T0, 'far').frames().map((f) => ({ ...f, ts: { sec: 2 ** 62 + 1024, nsec: f.ts.nsec } }));
+    const after = session(40002, T0 + 100, 'after').frames();
+    const bytes = writePcapngSections([
+      {
+        interfaces: [{ linkType: 1, tsresol: 9, tsoffset: 2 ** 62 }, { linkType: 1 }],
+        blocks: [...far.map((f) => ({ type: 'epb' as const, iface: 0, ts: f.ts, data: f.data })), ...after.map((f) => ({ type: 'epb' as const, iface: 1, ts: f.ts, data: f.data }))],
+      },
+    ]);
+    const r = await withTimeout(analyzeBytes(bytes), 10_000, 'pcapng far timestamps');
+    assert.equal(r.anomalies_by_code.capture_timestamp_out_of_range?.count, far.length);
+    assertDelivered(r, 'far');
+    assertDelivered(r, 'after');
+    assertNoInternalError(r);
+    const m = r.records.messages.find((x) => x.headers.subject === 'far')!;
+    assert.match(m.ts_first, /^9999-12-31T23:59:59\.999999999Z$/);
+    assert.match(r.records.messages.find((x) => x.headers.subject === 'after')!.ts_first, /^2024-01-01T00:01:40\./);
+  });
+
   test('pcapng block with a bogus total length: named anomaly, earlier traffic analysed, stop recorded', async () => {
     const frames = [...session(40001, T0, 'before').frames(), ...session(40002, T0 + 100, 'after').frames()];
     const bytes = writePcapngSections([{ interfaces: [{ linkType: 1 }], blocks: frames.map((f) => ({ type: 'epb', iface: 0, ts: f.ts, data: f.data })) }]);
