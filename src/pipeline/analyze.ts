@@ -98,10 +98,6 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
   const t0 = process.hrtime.bigint();
   const limits = resolveLimits(options.limits);
   const keys = loadKeys(options);
-  const reportKeys = (bad: number, source: string): void => {
-    if (bad > 0) report({ code: 'tls_keylog_bad_line', detail: `${bad} line(s) of ${source} could not be parsed` });
-  };
-  for (const k of keys.loaded) reportKeys(k.bad, k.source);
   const aggregates = newAggregates();
   const memory = options.outDir === null ? new MemorySink() : null;
   // Messages and attachments are written in the background (libuv threadpool); a quarter of the
@@ -129,6 +125,12 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
   };
   const pipelineAnomaly = (code: string, detail: string | undefined, at: At | undefined, connId: string | undefined): void =>
     report({ code, detail, at, connId });
+  // Key log lines that could not be parsed, from --keylog files now and from pcapng Decryption
+  // Secrets Blocks as they are read (after `report` exists: a bad line used to throw here).
+  const reportKeys = (bad: number, source: string): void => {
+    if (bad > 0) report({ code: 'tls_keylog_bad_line', detail: `${bad} line(s) of ${source} could not be parsed` });
+  };
+  for (const k of keys.loaded) reportKeys(k.bad, k.source);
 
   // Worker mode: messages are built and written on a worker thread.
   const worker = writer && useMessageWorker(options)

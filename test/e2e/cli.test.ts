@@ -192,6 +192,35 @@ test('CLI: a truncated capture still yields what precedes the cut, with a named 
   }
 });
 
+test('CLI: a --keylog file with lines it cannot parse: named anomaly, the analysis runs (it used to throw)', { skip }, () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'ms-cli-'));
+  try {
+    const keylog = join(tmp, 'keys.log');
+    const random = 'ab'.repeat(32);
+    writeFileSync(
+      keylog,
+      `# a comment line\nCLIENT_RANDOM ${random} ${'cd'.repeat(48)}\nCLIENT_RANDOM ${random} not-hex\nNOT_A_LABEL ${random} ${'ef'.repeat(32)}\n`,
+    );
+    for (const mode of [[], ['--no-message-worker']]) {
+      const out = join(tmp, `o${mode.length}`);
+      const r = run(['analyze', PCAP, '-o', out, '--keylog', keylog, '--json', ...mode]);
+      assert.equal(r.code, 0, r.err);
+      const s = JSON.parse(r.out);
+      assert.equal(s.anomalies_by_code.tls_keylog_bad_line?.count, 1, JSON.stringify(s.anomalies_by_code));
+      assert.equal(s.counts.messages, 1);
+      const rec = readFileSync(join(out, 'anomalies.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
+        .find((a) => a.code === 'tls_keylog_bad_line');
+      assert.equal(rec.detail, `2 line(s) of ${keylog} could not be parsed`);
+      assert.equal(rec.capture_sha256, s.input.sha256);
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
 test('CLI: Ctrl-C on a live stdin capture finishes the case folder with what was read (exit 5)', { skip }, async () => {
   const { spawn } = await import('node:child_process');
   const tmp = mkdtempSync(join(tmpdir(), 'ms-cli-'));
