@@ -99,6 +99,28 @@ test('full session: ID, LOGIN, SELECT, UID FETCH literals byte-exact, APPEND, ST
   assert.deepEqual(ctx.anomalyCodes(), []);
 });
 
+test('maxPendingCommands 0 and 2: the oldest waiting command is dropped and named, never a crash', () => {
+  const steps: DialogueStep[] = [
+    GREETING,
+    ['client', 'a1 NOOP\r\na2 NOOP\r\na3 NOOP\r\n'],
+    ['server', 'a1 OK done\r\na2 OK done\r\na3 OK done\r\n'],
+    ['client', 'a4 LOGOUT\r\n'],
+    ['server', '* BYE\r\na4 OK bye\r\n'],
+  ];
+  // 0 used to read the tag of an empty queue's first entry (TypeError, analyzer stopped).
+  for (const [limit, dropped] of [
+    [0, ['a1', 'a2']],
+    [2, ['a1']],
+  ] as const) {
+    const { ctx } = play(steps, { limits: { maxPendingCommands: limit } });
+    const overflow = ctx.anomalies.filter((x) => x.code === 'imap_pending_overflow').map((x) => x.detail);
+    assert.deepEqual(overflow, dropped.map((t) => `dropped NOOP ${t}`), `limit ${limit}`);
+    assert.ok(!ctx.anomalyCodes().includes('internal_error'));
+    const completions = ctx.entries('reply').filter((e) => e.tag !== undefined && e.tag !== null).map((e) => e.tag);
+    assert.ok(completions.includes('a4'), `the session goes on after the overflow (limit ${limit})`);
+  }
+});
+
 test('LOGIN with literals (synchronizing + LITERAL+), failed LOGIN is a failure credential', () => {
   const { ctx } = play([
     GREETING,

@@ -554,8 +554,9 @@ export class ImapAnalyzer implements ProtocolAnalyzer {
       this.#pending.delete(head.tag);
       this.#finishUnanswered(old, asm.first);
     }
-    if (this.#pending.size >= this.#ctx.limits.maxPendingCommands) {
-      const oldest = this.#pending.values().next().value as Pending;
+    // With the limit at 0 the queue is empty here: the new command is still tracked (alone).
+    const oldest = this.#pending.size >= this.#ctx.limits.maxPendingCommands ? (this.#pending.values().next().value as Pending | undefined) : undefined;
+    if (oldest !== undefined) {
       this.#pending.delete(oldest.tag);
       this.#ctx.anomaly('imap_pending_overflow', `dropped ${oldest.command} ${oldest.tag}`, asm.first);
       this.#finishUnanswered(oldest, asm.first);
