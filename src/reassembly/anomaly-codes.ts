@@ -10,7 +10,7 @@ export const REASSEMBLY_ANOMALIES: readonly AnomalyCodeInfo[] = [
   {
     code: 'tcp_content_gap',
     severity: 'warning',
-    description: 'Bytes of a TCP stream were never captured (hole filled by nothing before FIN/RST/ACK/end of capture/idle/limit); reported to the analyzer as a gap.',
+    description: 'Bytes of a TCP stream were never captured (hole filled by nothing before FIN/RST/end of capture/idle/limit, or acknowledged by the peer: such a hole becomes a gap once its side has sent data beyond it, a second of capture time after the first ACK, or when the connection ends, since a capture of the two directions merged by timestamp can show an ACK before its data); reported to the analyzer as a gap.',
   },
   {
     code: 'tcp_payload_truncated',

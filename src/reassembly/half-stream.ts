@@ -1,4 +1,4 @@
-import type { At, Side } from '../core/types.js';
+import { tsDiff, type At, type Side } from '../core/types.js';
 import type { Connection } from './connection.js';
 import type { ReassemblyContext } from './reassembly-context.js';
 import { RetainedBytes } from './retained-bytes.js';
@@ -24,6 +24,12 @@ const EMPTY = new Uint8Array(0);
  * flight and may still arrive reordered, or become a gap).
  */
 const MIDSTREAM_ACK_SLACK = 1 << 18;
+
+/**
+ * Capture seconds an "ACK above hole" waits before its hole becomes a gap, unless this side sends
+ * data beyond the hole first (see onPeerAck).
+ */
+const ACK_HOLE_GRACE_SECONDS = 1;
 
 /**
  * One direction of a connection: turns segments (any order, duplicated, overlapping) into
@@ -60,6 +66,12 @@ export class HalfStream {
 
   /** Highest ACK the peer sent before this side was initialised (-1: none). */
   #peerAck = -1;
+  /**
+   * Stream offset up to which the peer acknowledged bytes the capture has not shown yet (at most
+   * nextOff when there is no such hole), and the ACK that opened the hole.
+   */
+  #ackHole = -1;
+  #ackHoleAt: At | null = null;
   #buffer: SegmentBuffer | null = null;
   #retained: RetainedBytes | null = null;
   #truncatedReported = false;
@@ -103,8 +115,14 @@ export class HalfStream {
   }
 
   /**
-   * An ACK from the peer for this direction. When the peer acknowledges bytes the capture never
-   * showed, they will not be retransmitted: the hole becomes a gap now (Zeek "ack above hole").
+   * An ACK from the peer for this direction. When the peer acknowledges bytes the capture has not
+   * shown, they will not be retransmitted ("ack above hole", as Zeek calls it). They may still be
+   * in the capture, later: when the two directions were captured apart (a tap's two ports merged
+   * by timestamp), an ACK can come before the data it acknowledges. So the hole becomes a gap
+   * only once this side has sent data beyond it (each direction keeps its own order), once
+   * ACK_HOLE_GRACE_SECONDS of capture time have passed since the first such ACK (checked at the
+   * peer's next ACK above the hole), or when the connection ends. Zeek declares the gap at once,
+   * and loses the bytes that arrive after the ACK.
    */
   onPeerAck(ack: number, at: At): void {
     if (!this.initialized) {
@@ -117,7 +135,23 @@ export class HalfStream {
     let target = this.nextOff + d;
     // RFC 9293 §3.4: the FIN occupies one sequence number; the gap stops before it.
     if (this.finSeen && target > this.finOff) target = this.finOff;
-    if (target > this.nextOff) this.#skipTo(target, 'acked', at);
+    if (target <= this.nextOff) return;
+    if (this.#ackHole <= this.nextOff || this.#ackHoleAt === null) this.#ackHoleAt = at;
+    if (target > this.#ackHole) this.#ackHole = target;
+    // Data of this side already buffered beyond the hole was sent after the hole's bytes: lost.
+    const buf = this.#buffer;
+    if ((buf !== null && buf.count > 0) || tsDiff(this.#ackHoleAt.ts, at.ts) >= ACK_HOLE_GRACE_SECONDS) this.#closeAckHole(this.#ackHole);
+  }
+
+  /** Declares the acknowledged hole a gap up to `to` (at most the hole's end), with the opening ACK's frame. */
+  #closeAckHole(to: number): void {
+    const at = this.#ackHoleAt as At;
+    if (to >= this.#ackHole) {
+      to = this.#ackHole;
+      this.#ackHole = -1;
+      this.#ackHoleAt = null;
+    }
+    if (to > this.nextOff) this.#skipTo(to, 'acked', at);
     this.#drain();
   }
 
@@ -153,6 +187,11 @@ export class HalfStream {
     }
     const start = this.nextOff + d;
     const end = start + payload.length + missing;
+    if (this.#ackHole > this.nextOff && start > this.nextOff) {
+      // Data beyond an acknowledged hole: in this direction's order, the hole's bytes are lost.
+      this.#closeAckHole(start);
+      if (this.#conn.ignored) return;
+    }
     if (fin) this.#noteFin(end, at);
     if (end > this.nextOff) {
       this.#accept(start, payload, missing, at, true);
@@ -428,6 +467,8 @@ export class HalfStream {
    */
   finish(cause: GapCause, at: At): void {
     if (this.initialized && !this.#conn.ignored) {
+      // An acknowledged hole still open is a gap of its own cause, at the ACK's frame.
+      if (this.#ackHole > this.nextOff) this.#closeAckHole(this.#ackHole);
       const buf = this.#buffer;
       let target = buf === null ? -1 : buf.end;
       if (this.finSeen && !this.finDelivered && this.finOff > target) target = this.finOff;
@@ -439,6 +480,8 @@ export class HalfStream {
 
   /** Frees buffered and retained bytes (connection ignored or over). */
   release(): void {
+    this.#ackHole = -1;
+    this.#ackHoleAt = null;
     const buf = this.#buffer;
     if (buf !== null) {
       this.#dropBuffered(buf.clear(), buf);

@@ -176,6 +176,40 @@ const cases: Case[] = [
     want: { streams: { C1: { client: 'hello[5]world' } }, closes: [], anomalies: ['tcp_content_gap'], stats: { gaps: 1, gapBytes: 5, bufferedBytes: 0 } },
   },
   {
+    // The two directions captured apart (a tap's two ports merged by timestamp): the server's
+    // ACK is in the capture before the client data it acknowledges. Nothing is lost.
+    name: 'peer ACK before the data it acknowledges (directions captured apart): no gap',
+    in: [
+      ...HS,
+      { frame: 4, from: 'c', seq: 1000, ack: 5000, data: 'hello', t: 4 },
+      { frame: 5, from: 's', seq: 5000, ack: 1015, t: 4.001 },
+      { frame: 6, from: 'c', seq: 1005, ack: 5000, data: 'world12345', t: 4.002 },
+    ],
+    flush: false,
+    want: { streams: { C1: { client: 'helloworld12345' } }, closes: [], anomalies: [], stats: { gaps: 0, bufferedBytes: 0 } },
+  },
+  {
+    name: 'peer ACK above a hole and no data for over a second: gap at the next ACK',
+    in: [
+      ...HS,
+      { frame: 4, from: 'c', seq: 1000, ack: 5000, data: 'hello', t: 4 },
+      { frame: 5, from: 's', seq: 5000, ack: 1010, t: 4.001 },
+      { frame: 6, from: 's', seq: 5000, ack: 1010, t: 4.5 },
+      { frame: 7, from: 's', seq: 5000, ack: 1010, t: 5.2 },
+    ],
+    flush: false,
+    want: { streams: { C1: { client: 'hello[5]' } }, closes: [], anomalies: ['tcp_content_gap'], stats: { gaps: 1, gapBytes: 5 } },
+  },
+  {
+    name: 'peer ACK above a hole, then the capture ends: gap',
+    in: [
+      ...HS,
+      { frame: 4, from: 'c', seq: 1000, ack: 5000, data: 'hello', t: 4 },
+      { frame: 5, from: 's', seq: 5000, ack: 1010, t: 4.001 },
+    ],
+    want: { streams: { C1: { client: 'hello[5]' } }, closes: ['C1:end_of_capture'], anomalies: ['tcp_content_gap'], stats: { gaps: 1, gapBytes: 5 } },
+  },
+  {
     name: 'peer ACK beyond everything seen: gap, then later data in order',
     in: [
       ...HS,

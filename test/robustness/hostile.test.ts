@@ -116,6 +116,32 @@ describe('hostile captures', () => {
     assertNoInternalError(r);
   });
 
+  test('directions captured apart: each ACK ahead of the data it acknowledges, the message still byte-exact', async () => {
+    // A tap's two ports merged by timestamp can put a server ACK before the client segment it
+    // acknowledges. Every client data segment followed by the server's ACK is swapped with it.
+    const pkts = session(40003, T0, 'split-tap').packets();
+    let swaps = 0;
+    for (let i = 0; i + 1 < pkts.length; i++) {
+      const a = pkts[i]!;
+      const b = pkts[i + 1]!;
+      if (a.srcPort === 40003 && (a.payload?.length ?? 0) > 0 && b.srcPort === 25 && (b.payload?.length ?? 0) === 0 && (b.ack ?? 0) > (a.seq ?? 0)) {
+        pkts[i] = b;
+        pkts[i + 1] = a;
+        swaps++;
+        i++;
+      }
+    }
+    assert.ok(swaps >= 5, `swapped ${swaps}`);
+    const r = await withTimeout(analyzeBytes(writePcap(pkts.map((p) => ({ ts: p.ts, data: buildFrame(p) })))), 10_000, 'split tap');
+    assertDelivered(r, 'split-tap');
+    assertNoInternalError(r);
+    assert.equal(r.anomalies_by_code.tcp_content_gap, undefined, JSON.stringify(r.anomalies_by_code));
+    assert.deepEqual(
+      r.records.transcript.filter((t) => t.kind === 'command').map((t) => t.command),
+      ['EHLO', 'MAIL', 'RCPT', 'DATA', 'QUIT'],
+    );
+  });
+
   test('pcapng timestamps past the year 9999 (if_tsoffset 2^62 s): clamped and named, both sessions analysed', async () => {
     // Formatting such a time used to throw (RangeError from Date) and end the whole analysis.
     const far = session(40001, T0, 'far').frames().map((f) => ({ ...f, ts: { sec: 2 ** 62 + 1024, nsec: f.ts.nsec } }));
