@@ -42,7 +42,7 @@ export function limitsDoc(): string {
   const re = /\/\*\*\s*([\s\S]*?)\s*\*\/\s*\n\s*(\w+):\s*number;/g;
   let m: RegExpExecArray | null;
   while ((m = re.exec(src))) {
-    const text = m[1].replace(/\s*\n\s*\*\s?/g, ' ').trim();
+    const text = m[1].replace(/^\*\s?/, '').replace(/\s*\n\s*\*\s?/g, ' ').trim();
     const name = m[2];
     const v = (DEFAULT_LIMITS as unknown as Record<string, number>)[name];
     out.push(`| \`${name}\` | ${v} | ${text.replace(/\|/g, '\\|')} |`);

@@ -28,9 +28,17 @@ export interface Limits {
   // #endregion
 
   // #region reassembly
-  /** Out-of-order bytes buffered per direction of one connection. Past it: a gap is declared (`tcp_buffer_overflow`). */
+  /**
+   * Out-of-order bytes buffered per direction of one connection, with the bytes held so that the
+   * two directions are handed on in the order their ACKs prove. Past it: a gap is declared
+   * (`tcp_buffer_overflow`), or the held bytes are handed on in capture order (`tcp_reorder_overflow`).
+   */
   maxBufferedBytesPerStream: number;
-  /** Out-of-order bytes buffered over all connections. Past it: the largest buffer is flushed as a gap (`tcp_total_buffer_overflow`). */
+  /**
+   * Out-of-order and held bytes (see maxBufferedBytesPerStream) over all connections. Past it: the
+   * largest buffer is flushed as a gap (`tcp_total_buffer_overflow`) or handed on in capture order
+   * (`tcp_reorder_overflow`).
+   */
   maxBufferedBytesTotal: number;
   /** Connections tracked at once. Past it the least recently active is closed (`tcp_connection_evicted`). */
   maxConnections: number;

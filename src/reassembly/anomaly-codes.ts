@@ -33,6 +33,11 @@ export const REASSEMBLY_ANOMALIES: readonly AnomalyCodeInfo[] = [
     description: 'Out-of-order data over all connections exceeded maxBufferedBytesTotal; the largest buffer was flushed with its holes as gaps.',
   },
   {
+    code: 'tcp_reorder_overflow',
+    severity: 'warning',
+    description: 'Bytes held so that the two directions reach the analyzer in the order their ACKs prove (a reply after the command it acknowledges) exceeded maxBufferedBytesPerStream (with that direction\'s out-of-order data) or maxBufferedBytesTotal; everything held for the connection was handed on in capture order (reported once per connection).',
+  },
+  {
     code: 'tcp_connection_evicted',
     severity: 'warning',
     description: 'maxConnections was reached; the least recently active connection was closed early (reason "evicted").',

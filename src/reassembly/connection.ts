@@ -1,4 +1,5 @@
 import type { Timestamp } from '../core/types.js';
+import { DirectionOrder } from './direction-order.js';
 import { HalfStream } from './half-stream.js';
 import type { ReassemblyContext } from './reassembly-context.js';
 import type { ConnectionInfo, StreamHandler } from './stream-handler.js';
@@ -23,6 +24,8 @@ export class Connection {
   v4Server = -1;
   readonly client: HalfStream;
   readonly server: HalfStream;
+  /** Hands both sides' bytes to the handler in the order their ACKs prove. */
+  readonly order: DirectionOrder;
   /** The handler asked to stop receiving payload (`StreamHandler.ignored`). */
   ignored = false;
   /** onClose was called. A closed connection stays in the table until timeWaitSeconds pass. */
@@ -47,6 +50,7 @@ export class Connection {
     this.serverPort = info.server.port;
     this.client = new HalfStream('client', this, ctx);
     this.server = new HalfStream('server', this, ctx);
+    this.order = new DirectionOrder(this, ctx);
     this.midstreamPending = !info.sawHandshake;
     this.lastTs = info.start.ts;
     this.lastFrame = info.start.frame;
@@ -59,5 +63,6 @@ export class Connection {
     this.ignored = true;
     this.client.release();
     this.server.release();
+    this.order.release();
   }
 }

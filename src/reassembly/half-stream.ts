@@ -155,6 +155,18 @@ export class HalfStream {
     this.#drain();
   }
 
+  /**
+   * The stream offset an ACK number from the peer stands for (bytes before it were received by
+   * the peer), or -1 when this side's start is unknown or the ACK is far outside the stream.
+   */
+  offsetOfAck(ack: number): number {
+    if (!this.initialized) return -1;
+    const d = seqDiff(ack, this.nextSeq);
+    if (d > MAX_SEQ_WINDOW || d < -MAX_SEQ_WINDOW) return -1;
+    const off = this.nextOff + d;
+    return off > 0 ? off : -1;
+  }
+
   /** Whether an ACK number from the peer needs `onPeerAck` (cheap test for the hot path). */
   ackMatters(ack: number): boolean {
     if (!this.initialized) return true;
@@ -164,8 +176,10 @@ export class HalfStream {
   /**
    * A segment from this side. `seq` is the sequence number of the first payload byte (after the
    * SYN, if any); `payload` is borrowed; `missing` bytes followed it but were cut by the snaplen.
+   * `need` is the peer's stream offset the segment's ACK acknowledges (-1: none or unknown; see
+   * DirectionOrder and `peerOffsetOfAck`).
    */
-  segment(seq: number, payload: Uint8Array, missing: number, fin: boolean, at: At): void {
+  segment(seq: number, payload: Uint8Array, missing: number, fin: boolean, at: At, need: number): void {
     if (!this.initialized) {
       if (payload.length === 0 && missing === 0 && !fin) return;
       let base = seq;
@@ -194,7 +208,7 @@ export class HalfStream {
     }
     if (fin) this.#noteFin(end, at);
     if (end > this.nextOff) {
-      this.#accept(start, payload, missing, at, true);
+      this.#accept(start, payload, missing, at, true, need);
     } else if (end > start) {
       // Fully already delivered: a retransmission. Dropped, but checked against what was delivered.
       this.#ctx.retransmissions++;
@@ -238,7 +252,7 @@ export class HalfStream {
   }
 
   /** Data reaching past nextOff: trim what was delivered, then deliver or buffer. */
-  #accept(start: number, payload: Uint8Array, missing: number, at: At, compare: boolean): void {
+  #accept(start: number, payload: Uint8Array, missing: number, at: At, compare: boolean, need: number): void {
     let len = payload.length;
     if (start < this.nextOff) {
       const cut = this.nextOff - start;
@@ -274,24 +288,24 @@ export class HalfStream {
         const n = buf.countDifferences(payload, start);
         if (n > 0) this.#conflict(n, start, at);
       }
-      if (start === this.nextOff) this.#deliverInterleaved(start, payload, missing, at, buf);
-      else this.#bufferAhead(start, payload, missing, at);
+      if (start === this.nextOff) this.#deliverInterleaved(start, payload, missing, at, buf, need);
+      else this.#bufferAhead(start, payload, missing, at, need);
       return;
     }
     if (start === this.nextOff) {
       // Hot path: in order, nothing buffered. The borrowed view goes straight to the handler.
-      this.#deliver(payload, at);
+      this.#deliver(payload, at, need);
       if (missing > 0 && !this.#conn.ignored) this.#gap(missing, 'snaplen', at);
       return;
     }
-    this.#bufferAhead(start, payload, missing, at);
+    this.#bufferAhead(start, payload, missing, at, need);
   }
 
   /**
    * In-order segment while out-of-order segments are buffered: deliver its bytes up to each
    * buffered segment, then the buffered segment (seen first, so it wins), and so on.
    */
-  #deliverInterleaved(start: number, payload: Uint8Array, missing: number, at: At, buf: SegmentBuffer): void {
+  #deliverInterleaved(start: number, payload: Uint8Array, missing: number, at: At, buf: SegmentBuffer, need: number): void {
     const len = payload.length;
     const total = len + missing;
     for (;;) {
@@ -306,7 +320,7 @@ export class HalfStream {
       const limit = first !== undefined ? Math.min(total, first.start - start) : total;
       if (idx < len) {
         const stop = Math.min(len, limit);
-        this.#deliver(idx === 0 && stop === len ? payload : payload.subarray(idx, stop), at);
+        this.#deliver(idx === 0 && stop === len ? payload : payload.subarray(idx, stop), at, need);
       } else {
         this.#gap(limit - idx, 'snaplen', at);
       }
@@ -314,26 +328,30 @@ export class HalfStream {
   }
 
   /** Copies the not-yet-buffered parts of a future segment, within the buffer limits. */
-  #bufferAhead(start: number, payload: Uint8Array, missing: number, at: At): void {
+  #bufferAhead(start: number, payload: Uint8Array, missing: number, at: At, need: number): void {
     const ctx = this.#ctx;
     const lim = ctx.limits;
     let reported = false;
     for (;;) {
       let buf = this.#buffer;
       if (buf === null) buf = this.#buffer = new SegmentBuffer();
-      const need = buf.uncoveredBytes(start, payload.length);
-      if (need === 0) {
+      const uncovered = buf.uncoveredBytes(start, payload.length);
+      if (uncovered === 0) {
         // Everything captured here is buffered already (duplicate); keep any new snaplen-missing span.
-        buf.insert(payload, start, missing, at);
+        buf.insert(payload, start, missing, at, need);
         if (buf.count > 0) ctx.buffering.add(this);
         ctx.retransmissions++;
         return;
       }
-      if (ctx.bufferedTotal + need > lim.maxBufferedBytesTotal) ctx.relieveTotal(this, need);
+      if (ctx.bufferedTotal + uncovered > lim.maxBufferedBytesTotal) {
+        ctx.relieveTotal(this, uncovered);
+        // Relief hands other buffers' data to handlers, this connection's included.
+        if (this.#conn.ignored || this.#buffer !== buf) return;
+      }
       const othersTotal = ctx.bufferedTotal - buf.bytes;
-      const room = Math.min(lim.maxBufferedBytesPerStream, lim.maxBufferedBytesTotal - othersTotal);
-      if (buf.bytes + need <= room) {
-        ctx.bufferedTotal += buf.insert(payload, start, missing, at);
+      const room = Math.min(lim.maxBufferedBytesPerStream - this.#conn.order.heldBytes(this.side), lim.maxBufferedBytesTotal - othersTotal);
+      if (buf.bytes + uncovered <= room) {
+        ctx.bufferedTotal += buf.insert(payload, start, missing, at, need);
         ctx.buffering.add(this);
         return;
       }
@@ -341,12 +359,12 @@ export class HalfStream {
       // the segment fits or has become in-order. Memory never exceeds the limits.
       if (!reported) {
         reported = true;
-        const perStream = buf.bytes + need > lim.maxBufferedBytesPerStream;
+        const perStream = buf.bytes + uncovered > lim.maxBufferedBytesPerStream - this.#conn.order.heldBytes(this.side);
         ctx.anomaly(
           perStream ? 'tcp_buffer_overflow' : 'tcp_total_buffer_overflow',
           this.#conn.info.id,
           at,
-          `${this.side}: ${buf.bytes} byte(s) buffered, ${need} more would exceed the ${perStream ? 'per-stream' : 'total'} limit`,
+          `${this.side}: ${buf.bytes} byte(s) buffered, ${uncovered} more would exceed the ${perStream ? 'per-stream' : 'total'} limit`,
         );
       }
       const first = buf.peek();
@@ -355,7 +373,7 @@ export class HalfStream {
       this.#drain();
       if (this.#conn.ignored || this.finDelivered) return;
       if (this.nextOff >= start) {
-        this.#accept(start, payload, missing, at, false);
+        this.#accept(start, payload, missing, at, false, need);
         return;
       }
     }
@@ -369,13 +387,13 @@ export class HalfStream {
     if (buf.count === 0) this.#ctx.buffering.delete(this);
     const skip = this.nextOff - s.start;
     const dlen = s.data.length;
-    if (skip < dlen) this.#deliver(skip <= 0 ? s.data : s.data.subarray(skip), s.at);
+    if (skip < dlen) this.#deliver(skip <= 0 ? s.data : s.data.subarray(skip), s.at, s.need);
     if (this.#conn.ignored) return;
     const end = s.start + dlen + s.missing;
     if (end > this.nextOff) this.#gap(end - this.nextOff, 'snaplen', s.at);
   }
 
-  #deliver(bytes: Uint8Array, at: At): void {
+  #deliver(bytes: Uint8Array, at: At, need: number): void {
     const n = bytes.length;
     if (n === 0) return;
     const off = this.nextOff;
@@ -386,9 +404,7 @@ export class HalfStream {
       if (cap > 0) r = this.#retained = new RetainedBytes(cap);
     }
     if (r !== null) r.record(bytes, off);
-    const h = this.#conn.handler;
-    h.onData(this.side, bytes, at);
-    if (h.ignored === true) this.#conn.markIgnored();
+    this.#conn.order.data(this.side, bytes, at, need, off + n);
   }
 
   #gap(len: number, cause: GapCause, at: At): void {
@@ -404,9 +420,7 @@ export class HalfStream {
       this.#truncatedReported = true;
       ctx.anomaly('tcp_payload_truncated', this.#conn.info.id, at, `${this.side}: segment payload cut by the snaplen`);
     }
-    const h = this.#conn.handler;
-    h.onGap(this.side, len, at);
-    if (h.ignored === true) this.#conn.markIgnored();
+    this.#conn.order.gap(this.side, len, at, this.nextOff);
   }
 
   /** Advances to `target`, delivering buffered segments and declaring the holes between them gaps. */
@@ -437,8 +451,7 @@ export class HalfStream {
       this.finDelivered = true;
       // RFC 9293 §3.4: the FIN occupies one sequence number.
       this.#setNext(this.finOff + 1);
-      const h = this.#conn.handler;
-      if (h.onSideEnd !== undefined) h.onSideEnd(this.side, 'fin', this.finAt as At);
+      this.#conn.order.end(this.side, this.finAt as At);
     }
   }
 

@@ -1,7 +1,12 @@
 import type { AnomalyReporter } from '../core/anomaly.js';
 import type { At } from '../core/types.js';
 import type { Limits } from '../core/limits.js';
-import type { HalfStream } from './half-stream.js';
+
+/** Something holding bytes under maxBufferedBytesTotal that can hand them on to make room. */
+export interface BufferHolder {
+  readonly bufferedBytes: number;
+  flushBuffered(): void;
+}
 
 /**
  * State shared by every half-stream of one reassembler: limits, the anomaly reporter, the
@@ -16,8 +21,11 @@ export class ReassemblyContext {
   retransmissions = 0;
   /** Out-of-order bytes buffered over all connections. */
   bufferedTotal = 0;
-  /** Half-streams whose out-of-order buffer is not empty (insertion order: deterministic). */
-  readonly buffering = new Set<HalfStream>();
+  /**
+   * Half-streams whose out-of-order buffer is not empty, and connections holding bytes for the
+   * order of their two directions (insertion order: deterministic).
+   */
+  readonly buffering = new Set<BufferHolder>();
 
   constructor(limits: Limits, report: AnomalyReporter) {
     this.limits = limits;
@@ -34,10 +42,10 @@ export class ReassemblyContext {
    * largest other buffers (their holes become gaps). Stops when nothing else is buffered;
    * the requester then enforces the rest on itself.
    */
-  relieveTotal(requester: HalfStream, need: number): void {
+  relieveTotal(requester: BufferHolder, need: number): void {
     const limit = this.limits.maxBufferedBytesTotal;
     while (this.bufferedTotal + need > limit) {
-      let largest: HalfStream | null = null;
+      let largest: BufferHolder | null = null;
       let max = 0;
       for (const h of this.buffering) {
         const b = h.bufferedBytes;

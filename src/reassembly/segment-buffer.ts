@@ -12,6 +12,8 @@ export interface BufferedSegment {
   readonly missing: number;
   /** Frame and time of the segment these bytes came from. */
   readonly at: At;
+  /** Peer stream offset its ACK acknowledged (-1: none), for DirectionOrder. */
+  readonly need: number;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -120,7 +122,7 @@ export class SegmentBuffer {
    * Buffers copies of the parts of a segment no buffered segment covers (first seen wins).
    * `bytes` is borrowed; `missing` snaplen-cut bytes follow it. Returns captured bytes added.
    */
-  insert(bytes: Uint8Array, start: number, missing: number, at: At): number {
+  insert(bytes: Uint8Array, start: number, missing: number, at: At, need: number): number {
     const dataEnd = start + bytes.length;
     const end = dataEnd + missing;
     if (end <= start) return 0;
@@ -134,7 +136,7 @@ export class SegmentBuffer {
       const dHi = Math.min(hi, dataEnd);
       const data = dHi > lo ? bytes.slice(lo - start, dHi - start) : EMPTY;
       const miss = hi - Math.max(lo, dataEnd);
-      merged.push({ start: lo, data, missing: miss > 0 ? miss : 0, at });
+      merged.push({ start: lo, data, missing: miss > 0 ? miss : 0, at, need });
       added += data.length;
     };
     while (i1 < segs.length && segs[i1].start < end) {
@@ -165,7 +167,7 @@ export class SegmentBuffer {
       }
       const keepData = Math.min(last.data.length, off - last.start);
       const keepMissing = off - last.start - keepData;
-      segs[segs.length - 1] = { start: last.start, data: last.data.slice(0, keepData), missing: keepMissing, at: last.at };
+      segs[segs.length - 1] = { start: last.start, data: last.data.slice(0, keepData), missing: keepMissing, at: last.at, need: last.need };
       removed += last.data.length - keepData;
       break;
     }

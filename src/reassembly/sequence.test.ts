@@ -50,11 +50,11 @@ test('SegmentBuffer: first seen wins, pieces fill holes, truncate at FIN', () =>
   const b = new SegmentBuffer();
   const at = { frame: 1, ts: { sec: 0, nsec: 0 } };
   const bytes = (s: string) => new Uint8Array(Buffer.from(s, 'latin1'));
-  assert.equal(b.insert(bytes('CD'), 12, 0, at), 2);
-  assert.equal(b.insert(bytes('GH'), 16, 0, at), 2);
+  assert.equal(b.insert(bytes('CD'), 12, 0, at, -1), 2);
+  assert.equal(b.insert(bytes('GH'), 16, 0, at, -1), 2);
   assert.equal(b.uncoveredBytes(10, 10), 6);
   assert.equal(b.countDifferences(bytes('abcdefghij'), 10), 4);
-  assert.equal(b.insert(bytes('abcdefghij'), 10, 0, at), 6);
+  assert.equal(b.insert(bytes('abcdefghij'), 10, 0, at, -1), 6);
   assert.equal(b.bytes, 10);
   const got: string[] = [];
   for (let s = b.peek(); s !== undefined; s = b.peek()) {
@@ -63,8 +63,8 @@ test('SegmentBuffer: first seen wins, pieces fill holes, truncate at FIN', () =>
   }
   assert.deepEqual(got, ['10:ab', '12:CD', '14:ef', '16:GH', '18:ij']);
   assert.equal(b.bytes, 0);
-  b.insert(bytes('hello'), 0, 3, at); // [0,8): 5 captured + 3 missing
-  b.insert(bytes('zz'), 10, 0, at);
+  b.insert(bytes('hello'), 0, 3, at, -1); // [0,8): 5 captured + 3 missing
+  b.insert(bytes('zz'), 10, 0, at, -1);
   assert.equal(b.end, 12);
   assert.equal(b.truncateFrom(3), 4);
   assert.equal(b.end, 3);

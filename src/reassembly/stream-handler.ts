@@ -23,8 +23,10 @@ export type CloseReason = 'fin' | 'rst' | 'idle_timeout' | 'end_of_capture' | 'e
 
 /**
  * Per-connection consumer of reassembled bytes (gopacket Stream, Zeek DeliverStream/Undelivered).
- * All calls are synchronous and in stream order per side. Bytes are borrowed.
- * Each onData call carries bytes from exactly one TCP segment, with that segment's frame and time.
+ * All calls are synchronous and in stream order per side; across the two sides, a side's bytes
+ * come after the peer's bytes its ACK acknowledged (DirectionOrder), so frames need not rise.
+ * Bytes are borrowed. Each onData call carries bytes from exactly one TCP segment, with that
+ * segment's frame and time.
  */
 export interface StreamHandler {
   onData(side: Side, bytes: Uint8Array, at: At): void;

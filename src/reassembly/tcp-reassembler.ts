@@ -294,8 +294,8 @@ export class TcpReassembler {
     const flags = p.flags;
     const half = fromClient ? conn.client : conn.server;
     let at: At | null = null;
+    const peer = fromClient ? conn.server : conn.client;
     if ((flags & (TCP_ACK | TCP_RST)) === TCP_ACK) {
-      const peer = fromClient ? conn.server : conn.client;
       if (peer.ackMatters(p.ack)) {
         at = { frame: p.frame, ts: p.ts };
         peer.onPeerAck(p.ack, at);
@@ -325,7 +325,8 @@ export class TcpReassembler {
           `no handshake seen; server ${s.ip}:${s.port} by ${conn.info.roleBy === 'port' ? 'well-known port' : 'lower port (guess)'}`,
         );
       }
-      half.segment(seq, payload, p.missingPayload > 0 ? p.missingPayload : 0, fin, at);
+      const need = (flags & TCP_ACK) !== 0 ? peer.offsetOfAck(p.ack) : -1;
+      half.segment(seq, payload, p.missingPayload > 0 ? p.missingPayload : 0, fin, at, need);
     }
     if ((flags & TCP_RST) !== 0) {
       this.#close(conn, 'rst', at ?? { frame: p.frame, ts: p.ts }, half.side);
@@ -371,7 +372,9 @@ export class TcpReassembler {
     if (!conn.ignored) {
       conn.client.finish(cause, at);
       conn.server.finish(cause, at);
+      conn.order.flush();
     }
+    conn.order.release();
     conn.client.release();
     conn.server.release();
     const h = conn.handler;
