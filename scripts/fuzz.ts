@@ -3,7 +3,7 @@
  * does not use. Not a test (`npm test` runs fixed seeds: test/robustness/); a way to look for new
  * failures, each printed with what reproduces it (file, seed, mutation ops, limits).
  *
- *   npm run fuzz -- [--mode all|bytes|tls|limits|split|worker] [--seeds N] [--base B]
+ *   npm run fuzz -- [--mode all|bytes|tls|limits|split|worker|reorder] [--seeds N] [--base B]
  *
  * Modes (--seeds is per capture; lab and lab-webmail captures, plus the public mail captures in
  * `bytes` mode at a tenth of the seeds):
@@ -16,7 +16,11 @@
  *   split   a mutated capture fed whole and in random pieces of up to 4 KiB: the same transcript,
  *           messages, credentials and anomaly counts;
  *   worker  a mutated capture through the message worker into a case folder (tmpfs when
- *           present) and inline into memory: the same messages and attachments.
+ *           present) and inline into memory: the same messages and attachments;
+ *   reorder an unmutated capture (TLS ones with their key logs) with neighbouring frames of the
+ *           two directions of a connection swapped at random, as when a tap's two directions
+ *           are merged by timestamp: the same transcript per session, messages, credentials,
+ *           and no gaps or reorder overflows that the original did not have.
  * Exit code 0 when every run passed, 1 when one failed, 2 when ../shared is missing.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -28,13 +32,13 @@ import type { CaseSummary } from '../src/pipeline/analyze.js';
 import { MailsleuthError } from '../src/core/errors.js';
 import type { Limits } from '../src/core/limits.js';
 import type { RecordSet } from '../src/output/memory-sink.js';
-import { analyzeBytes, mutateCapture, recordLayout, withTimeout, wireTranscript } from '../test/helpers/mutate.js';
+import { analyzeBytes, mutateCapture, recordLayout, reorderView, swapDirections, tcpFlows, withTimeout, wireTranscript } from '../test/helpers/mutate.js';
 import type { RecordLayout } from '../test/helpers/mutate.js';
 import { mulberry32, splitRandom } from '../test/helpers/chunkings.js';
 import { sharedDir } from '../test/helpers/paths.js';
 
-type Mode = 'bytes' | 'tls' | 'limits' | 'split' | 'worker';
-const MODES: readonly Mode[] = ['bytes', 'tls', 'limits', 'split', 'worker'];
+type Mode = 'bytes' | 'tls' | 'limits' | 'split' | 'worker' | 'reorder';
+const MODES: readonly Mode[] = ['bytes', 'tls', 'limits', 'split', 'worker', 'reorder'];
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(name);
@@ -148,6 +152,52 @@ function messagesView(ms: readonly { sha256: string; partial: boolean; size: num
   return JSON.stringify(ms.map((m) => [m.sha256, m.partial, m.size, m.attachments.map((a) => a.sha256)]));
 }
 
+/** Anomalies of the original capture that put it outside the reorder mode's claim. */
+const REORDER_SKIP = ['tcp_content_gap', 'tcp_midstream_start', 'tcp_payload_truncated', 'tcp_data_after_close', 'tcp_segment_out_of_window'];
+
+/** The `reorder` mode for one capture: `seeds` swapped versions against the original. */
+async function reorderRuns(cap: Capture, base: number, seeds: number, work: string, fail: (mode: Mode, label: string, what: string) => void): Promise<number> {
+  if (cap.layout === undefined) return 0;
+  let keyLogFiles: string[] | undefined;
+  if (cap.keylog !== null) {
+    const klPath = join(work, 'keys.log');
+    writeFileSync(klPath, cap.keylog);
+    keyLogFiles = [klPath];
+  }
+  const run = async (bytes: Uint8Array, label: string): Promise<Run> =>
+    (await withTimeout(analyze(Readable.from([Buffer.from(bytes)]), { outDir: null, keyLogFiles }), RUN_MS, label)) as Run;
+  const original = await run(cap.bytes, basename(cap.path));
+  // The claim holds for whole connections: with holes or a missing handshake, which side's bytes
+  // come first decides where a stream starts and what a gap swallows.
+  if (REORDER_SKIP.some((code) => original.anomalies_by_code[code] !== undefined)) return 0;
+  const want = reorderView(original.records);
+  const flows = await tcpFlows(cap.bytes);
+  let runs = 0;
+  for (let seed = base; seed < base + seeds; seed++) {
+    const { bytes, swaps } = swapDirections(cap.bytes, flows, seed, (seed % 4) / 4 + 0.25);
+    const label = `${cap.path.replace(/^.*corpus\//, '')} seed ${seed} (${swaps} swaps)`;
+    runs++;
+    try {
+      const s = await run(bytes, label);
+      const p = problems(s);
+      if (p) fail('reorder', label, p);
+      const got = reorderView(s.records);
+      if (got !== want) {
+        let i = 0;
+        while (i < want.length && want[i] === got[i]) i++;
+        fail('reorder', label, `differs from the original at ${i}: ...${want.slice(Math.max(0, i - 100), i + 100)} vs ...${got.slice(Math.max(0, i - 100), i + 100)}`);
+      }
+      for (const code of ['tcp_content_gap', 'tcp_reorder_overflow']) {
+        const n = s.anomalies_by_code[code]?.count ?? 0;
+        if (n > (original.anomalies_by_code[code]?.count ?? 0)) fail('reorder', label, `${n} ${code}`);
+      }
+    } catch (e) {
+      fail('reorder', label, `threw ${describeError(e)}`);
+    }
+  }
+  return runs;
+}
+
 async function main(): Promise<number> {
   const shared = sharedDir;
   if (shared === null) {
@@ -175,8 +225,12 @@ async function main(): Promise<number> {
     for (const mode of modes) {
       const t0 = Date.now();
       let runs = 0;
-      const caps = mode === 'bytes' ? [...lab, ...publicMailCaptures(shared)] : mode === 'tls' ? lab.filter((c) => c.keylog !== null) : lab;
+      const caps = mode === 'bytes' || mode === 'reorder' ? [...lab, ...publicMailCaptures(shared)] : mode === 'tls' ? lab.filter((c) => c.keylog !== null) : lab;
       for (const cap of caps) {
+        if (mode === 'reorder') {
+          runs += await reorderRuns(cap, base, seeds, work, fail);
+          continue;
+        }
         const n = mode === 'bytes' && cap.path.includes('/public/') ? Math.max(1, Math.round(seeds / 10)) : seeds;
         for (let seed = base; seed < base + n; seed++) {
           runs++;

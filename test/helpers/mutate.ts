@@ -8,7 +8,11 @@
 import { Readable } from 'node:stream';
 import { analyze } from '../../src/pipeline/analyze.js';
 import type { CaseSummary } from '../../src/pipeline/analyze.js';
+import { DEFAULT_LIMITS } from '../../src/core/limits.js';
 import type { Limits } from '../../src/core/limits.js';
+import { openCapture } from '../../src/capture/open-capture.js';
+import { PacketDecoder } from '../../src/decode/packet-decoder.js';
+import { TCP_RST } from '../../src/core/types.js';
 import type { RecordSet } from '../../src/output/memory-sink.js';
 import type { TranscriptRecord } from '../../src/core/records.js';
 import { mulberry32 } from './chunkings.js';
@@ -176,4 +180,93 @@ export function wireTranscript(t: readonly TranscriptRecord[]): WireEntry[] {
     if (e.bytes !== undefined) w.bytes = e.bytes;
     return w;
   });
+}
+
+/**
+ * The TCP flow of each frame, in frame order (`src:port>dst:port`), or null for other frames and
+ * for RSTs (an RST ends a connection in capture order, so one captured before the data it answers
+ * makes that data late by design: `tcp_data_after_close`).
+ */
+export async function tcpFlows(bytes: Uint8Array): Promise<(string | null)[]> {
+  const report = (): void => {};
+  const src = await openCapture(Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]), { report });
+  const decoder = new PacketDecoder({ report, limits: DEFAULT_LIMITS });
+  const flows: (string | null)[] = [];
+  for await (const f of src) {
+    const r = decoder.decode(f);
+    flows[f.index - 1] = r.kind === 'tcp' && (r.packet.flags & TCP_RST) === 0 ? `${r.packet.src}:${r.packet.srcPort}>${r.packet.dst}:${r.packet.dstPort}` : null;
+  }
+  return flows;
+}
+
+/**
+ * The capture with adjacent frames of the two directions of one TCP connection swapped (each
+ * such pair with probability `rate`), as when a tap's two directions are merged by timestamp:
+ * each direction keeps its own order, timestamps stay in file order. Frame numbers change; a
+ * correct analysis gives the same wire transcript, messages and credentials.
+ */
+export function swapDirections(bytes: Uint8Array, flows: readonly (string | null)[], seed: number, rate = 0.5): { bytes: Uint8Array; swaps: number } {
+  const layout = recordLayout(bytes);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // Record index of each frame (pcapng: only packet blocks are frames).
+  const packetRecords: number[] = [];
+  for (let i = 0; i + 1 < layout.boundaries.length; i++) {
+    if (layout.format === 'pcap') packetRecords.push(i);
+    else {
+      const type = dv.getUint32(layout.boundaries[i]!, layout.littleEndian);
+      if (type === 6 || type === 3 || type === 2) packetRecords.push(i);
+    }
+  }
+  const order = layout.boundaries.slice(0, -1).map((_, i) => i);
+  const rnd = mulberry32(seed);
+  let swaps = 0;
+  const reverse = (f: string): string => {
+    const [a, b] = f.split('>');
+    return `${b}>${a}`;
+  };
+  for (let k = 0; k + 1 < packetRecords.length; k++) {
+    const r0 = packetRecords[k]!;
+    const r1 = packetRecords[k + 1]!;
+    const f0 = flows[k];
+    const f1 = flows[k + 1];
+    if (r1 !== r0 + 1 || f0 == null || f1 == null || f1 !== reverse(f0) || rnd() >= rate) continue;
+    order[r0] = r1;
+    order[r1] = r0;
+    swaps++;
+    k++;
+  }
+  const out = new Uint8Array(bytes.length);
+  out.set(bytes.subarray(0, layout.boundaries[0]!), 0);
+  let o = layout.boundaries[0]!;
+  for (let i = 0; i < order.length; i++) {
+    const j = order[i]!;
+    const piece = bytes.subarray(layout.boundaries[j]!, layout.boundaries[j + 1]!);
+    out.set(piece, o);
+    if (j !== i) {
+      // Keep the timestamp of the position (the merge was by timestamp).
+      const tsAt = layout.format === 'pcap' ? 0 : 12;
+      out.set(bytes.subarray(layout.boundaries[i]! + tsAt, layout.boundaries[i]! + tsAt + 8), o + tsAt);
+    }
+    o += piece.length;
+  }
+  return { bytes: out, swaps };
+}
+
+/**
+ * What must not depend on the order the two directions were captured in: each session's
+ * transcript (wire facts only), messages and credentials, as a string (sessions, messages and
+ * credentials sorted, since ids and frame numbers change).
+ */
+export function reorderView(r: RecordSet): string {
+  const bySession = new Map<string, WireEntry[]>();
+  const wire = wireTranscript(r.transcript);
+  r.transcript.forEach((t, i) => {
+    const list = bySession.get(t.session_id) ?? [];
+    list.push(wire[i]!);
+    bySession.set(t.session_id, list);
+  });
+  const sessions = [...bySession.values()].map((l) => JSON.stringify(l)).sort();
+  const messages = r.messages.map((m) => JSON.stringify([m.sha256, m.partial, m.size, m.attachments.map((a) => a.sha256)])).sort();
+  const credentials = r.credentials.map((c) => JSON.stringify([c.protocol, c.mechanism, c.username, c.outcome, c.secret ?? null])).sort();
+  return JSON.stringify({ sessions, messages, credentials });
 }
