@@ -60,6 +60,6 @@ export const REASSEMBLY_ANOMALIES: readonly AnomalyCodeInfo[] = [
   {
     code: 'tcp_data_after_close',
     severity: 'info',
-    description: 'Data arrived on a connection already closed by FIN or RST (reported once per connection); it was dropped.',
+    description: 'Data arrived on a connection already closed by FIN or RST (reported once per connection; after an RST, the peer\'s packets of the next second are still taken); it was dropped.',
   },
 ];

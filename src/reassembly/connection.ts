@@ -1,4 +1,4 @@
-import type { Timestamp } from '../core/types.js';
+import type { At, Side, Timestamp } from '../core/types.js';
 import { DirectionOrder } from './direction-order.js';
 import { HalfStream } from './half-stream.js';
 import type { ReassemblyContext } from './reassembly-context.js';
@@ -34,6 +34,12 @@ export class Connection {
   midstreamPending: boolean;
   /** `tcp_data_after_close` was reported. */
   afterCloseReported = false;
+  /**
+   * An RST was seen and the connection closes once the peer's packets captured just after it
+   * stop (TcpReassembler, RST_GRACE_SECONDS): the RST's frame and sender, or null.
+   */
+  resetAt: At | null = null;
+  resetSide: Side | null = null;
   lastTs: Timestamp;
   lastFrame: number;
   /** Recency list links (owned by ConnectionTable). */

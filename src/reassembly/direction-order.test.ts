@@ -174,3 +174,41 @@ test('direction order: in-order traffic is handed as the borrowed view, with no 
   assert.ok(data[0]!.kind === 'data' && data[0]!.view === p.payload);
   assert.ok(data[1]!.kind === 'data' && data[1]!.view === q.payload);
 });
+
+test('RST captured before the peer data it answers: the data is still taken (within a second), then the close', () => {
+  const { rec } = run(
+    [
+      ...HS,
+      { frame: 4, from: 's', seq: 5000, ack: 1000, data: '+OK bye\r\n', t: 4 },
+      { frame: 5, from: 's', seq: 5009, flags: 'R', t: 4.001 },
+      { frame: 6, from: 'c', seq: 1000, ack: 5000, data: 'QUIT\r\n', t: 4.0005 },
+    ],
+    { flush: false },
+  );
+  // The close waits for the client's late packets: nothing closed yet.
+  assert.deepEqual(rec.closes(), []);
+  assert.deepEqual(interleaved(rec), ['s:+OK bye\r\n@4', 'c:QUIT\r\n@6']);
+  assert.deepEqual(rec.anomalyCodes(), []);
+});
+
+test('RST: a packet of the resetting side, a second of capture time, or the end of the capture closes the connection at the RST', () => {
+  const base: SegmentSpec[] = [...HS, { frame: 4, from: 'c', seq: 1000, ack: 5000, data: 'QUIT\r\n', t: 4 }, { frame: 5, from: 's', seq: 5000, flags: 'R', t: 4.1 }];
+  // 1. The resetting side again (a retransmitted RST's companion): closed, then dropped.
+  let { rec } = run([...base, { frame: 6, from: 's', seq: 5000, ack: 1006, data: 'late', t: 4.2 }], { flush: false });
+  assert.deepEqual(rec.closes(), ['C1:rst']);
+  assert.deepEqual(interleaved(rec), ['c:QUIT\r\n@4', 's:<rst>@5']);
+  assert.deepEqual(rec.anomalyCodes(), ['tcp_data_after_close']);
+  // 2. The peer's data a second later: too late.
+  ({ rec } = run([...base, { frame: 6, from: 'c', seq: 1006, ack: 5000, data: 'NOOP\r\n', t: 5.1 }], { flush: false }));
+  assert.deepEqual(rec.closes(), ['C1:rst']);
+  assert.deepEqual(interleaved(rec), ['c:QUIT\r\n@4', 's:<rst>@5']);
+  // 3. Another connection's packets two seconds later close it (the once-a-second check), at the RST's frame.
+  const other = { client: { ip: '10.0.0.3', port: 40001 }, server: { ip: '10.0.0.2', port: 25 } };
+  ({ rec } = run([...base, { frame: 6, from: 'c', seq: 1, flags: 'S', endpoints: other, t: 6.5 }], { flush: false }));
+  assert.deepEqual(rec.closes(), ['C1:rst']);
+  const close = rec.events.find((e) => e.kind === 'close' && e.conn === 'C1');
+  assert.equal(close?.at.frame, 5);
+  // 4. The end of the capture: closed as rst, not end_of_capture.
+  ({ rec } = run(base));
+  assert.deepEqual(rec.closes(), ['C1:rst']);
+});

@@ -34,6 +34,13 @@ export interface ReassemblyStats {
   readonly retransmissions: number;
 }
 
+/**
+ * Capture seconds after an RST during which the peer's packets are still taken (see #packet): data
+ * the peer sent before the RST reached it, or captured after the RST because the two directions
+ * were captured apart.
+ */
+const RST_GRACE_SECONDS = 1;
+
 const CAUSE: Record<CloseReason, GapCause> = {
   fin: 'fin',
   rst: 'rst',
@@ -56,6 +63,8 @@ export class TcpReassembler {
   readonly #limits: Limits;
   readonly #serverPorts: ReadonlySet<number>;
   readonly #table = new ConnectionTable();
+  /** Connections with an RST whose close waits for the peer's late packets (RST_GRACE_SECONDS). */
+  readonly #resetting = new Set<Connection>();
   #created = 0;
   #nextCheckSec = -Infinity;
   /** Calls of #tick that run advanceTime whatever the time (see #tick). */
@@ -101,6 +110,11 @@ export class TcpReassembler {
       conn = c;
       this.#table.bindFast(conn, fk);
     } else if (conn.closed) {
+      this.#afterClose(conn, p);
+      return;
+    }
+    if (conn.resetAt !== null && !this.#lateAfterReset(conn, p)) {
+      this.#close(conn, 'rst', conn.resetAt, conn.resetSide);
       this.#afterClose(conn, p);
       return;
     }
@@ -179,6 +193,11 @@ export class TcpReassembler {
   advanceTime(now: Timestamp): void {
     if (now.sec < this.#nextCheckSec) return;
     this.#nextCheckSec = now.sec + 1;
+    if (this.#resetting.size > 0) {
+      for (const c of [...this.#resetting]) {
+        if (c.resetAt !== null && tsDiff(c.resetAt.ts, now) >= RST_GRACE_SECONDS) this.#close(c, 'rst', c.resetAt, c.resetSide);
+      }
+    }
     const idle = this.#limits.idleTimeoutSeconds;
     for (let c = this.#table.oldestOpen(); c !== null && tsDiff(c.lastTs, now) > idle; c = this.#table.oldestOpen()) {
       this.#close(c, 'idle_timeout', { frame: c.lastFrame, ts: c.lastTs }, null);
@@ -329,10 +348,30 @@ export class TcpReassembler {
       half.segment(seq, payload, p.missingPayload > 0 ? p.missingPayload : 0, fin, at, need);
     }
     if ((flags & TCP_RST) !== 0) {
-      this.#close(conn, 'rst', at ?? { frame: p.frame, ts: p.ts }, half.side);
+      const rstAt = at ?? { frame: p.frame, ts: p.ts };
+      if (conn.ignored) {
+        this.#close(conn, 'rst', rstAt, half.side);
+      } else {
+        // The close waits for the peer's packets captured just after the RST (#lateAfterReset).
+        conn.resetAt = rstAt;
+        conn.resetSide = half.side;
+        this.#resetting.add(conn);
+      }
     } else if (conn.client.finSeen && conn.server.finSeen) {
       this.#close(conn, 'fin', at ?? { frame: p.frame, ts: p.ts }, null);
     }
+  }
+
+  /**
+   * After an RST from one side, the peer's packets still count for RST_GRACE_SECONDS of capture
+   * time: data it sent before the RST reached it, or captured after the RST when the two
+   * directions were captured apart (a reply's RST before the command it answers). Anything else
+   * (a packet of the resetting side, a SYN or RST, or later) closes the connection first.
+   */
+  #lateAfterReset(conn: Connection, p: TcpPacket): boolean {
+    const at = conn.resetAt as At;
+    const fromClient = p.srcPort === conn.clientPort && p.src === conn.clientIp;
+    return (fromClient ? 'client' : 'server') !== conn.resetSide && (p.flags & (TCP_SYN | TCP_RST)) === 0 && tsDiff(at.ts, p.ts) < RST_GRACE_SECONDS;
   }
 
   /** Cheap path for ignored connections: only FIN and RST matter. */
@@ -368,6 +407,14 @@ export class TcpReassembler {
    */
   #close(conn: Connection, reason: CloseReason, at: At, rstSide: Side | null): void {
     if (conn.closed) return;
+    if (conn.resetAt !== null) {
+      // An RST was seen: the connection ended there, whatever closes it now.
+      reason = 'rst';
+      at = conn.resetAt;
+      rstSide = conn.resetSide;
+      conn.resetAt = null;
+      this.#resetting.delete(conn);
+    }
     const cause = CAUSE[reason];
     if (!conn.ignored) {
       conn.client.finish(cause, at);

@@ -12,7 +12,6 @@ import { DEFAULT_LIMITS } from '../../src/core/limits.js';
 import type { Limits } from '../../src/core/limits.js';
 import { openCapture } from '../../src/capture/open-capture.js';
 import { PacketDecoder } from '../../src/decode/packet-decoder.js';
-import { TCP_RST } from '../../src/core/types.js';
 import type { RecordSet } from '../../src/output/memory-sink.js';
 import type { TranscriptRecord } from '../../src/core/records.js';
 import { mulberry32 } from './chunkings.js';
@@ -182,11 +181,7 @@ export function wireTranscript(t: readonly TranscriptRecord[]): WireEntry[] {
   });
 }
 
-/**
- * The TCP flow of each frame, in frame order (`src:port>dst:port`), or null for other frames and
- * for RSTs (an RST ends a connection in capture order, so one captured before the data it answers
- * makes that data late by design: `tcp_data_after_close`).
- */
+/** The TCP flow of each frame, in frame order (`src:port>dst:port`), or null for other frames. */
 export async function tcpFlows(bytes: Uint8Array): Promise<(string | null)[]> {
   const report = (): void => {};
   const src = await openCapture(Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]), { report });
@@ -194,7 +189,7 @@ export async function tcpFlows(bytes: Uint8Array): Promise<(string | null)[]> {
   const flows: (string | null)[] = [];
   for await (const f of src) {
     const r = decoder.decode(f);
-    flows[f.index - 1] = r.kind === 'tcp' && (r.packet.flags & TCP_RST) === 0 ? `${r.packet.src}:${r.packet.srcPort}>${r.packet.dst}:${r.packet.dstPort}` : null;
+    flows[f.index - 1] = r.kind === 'tcp' ? `${r.packet.src}:${r.packet.srcPort}>${r.packet.dst}:${r.packet.dstPort}` : null;
   }
   return flows;
 }
