@@ -74,8 +74,8 @@ export interface OpenCaptureOptions {
 export interface ChunkHasher {
   /** Where buffers go once hashed. */
   onReturn(fn: (buf: ArrayBuffer) => void): void;
-  /** Hashes buf[0, n) next; the buffer is transferred. */
-  hash(buf: ArrayBuffer, n: number): void;
+  /** Hashes buf[off, off + n) next; the buffer is transferred. */
+  hash(buf: ArrayBuffer, off: number, n: number): void;
   /** Resolves when a buffer came back; rejects if the hashing thread failed. */
   returned(): Promise<void>;
   /** The digest (hex) of every chunk handed over; rejects if the hashing thread failed. */

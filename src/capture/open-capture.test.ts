@@ -10,7 +10,7 @@ import type { Anomaly } from '../core/anomaly.js';
 import { MAX_TS_SEC, MIN_TS_SEC, type CaptureFrame, type Timestamp } from '../core/types.js';
 import { MailsleuthError } from '../core/errors.js';
 import { CAPTURE_ANOMALIES } from './anomaly-codes.js';
-import { createRecordParser, openCapture, openCaptureBatches, READ_CHUNK_BYTES } from './open-capture.js';
+import { createRecordParser, openCapture, openCaptureBatches, READ_BUFFER_OFFSET, READ_CHUNK_BYTES } from './open-capture.js';
 import { SHARED_SKIP_REASON, sharedDir } from '../../test/helpers/paths.js';
 import {
   TcpConversation,
@@ -785,4 +785,17 @@ test('public corpus: frame counts, sha256, format and first-frame time match cap
     checked++;
   }
   assert.ok(checked >= files.length - 1);
+});
+
+test('file read buffers start READ_BUFFER_OFFSET bytes into their memory (kernel copies into them stay on the fast path), in both hashing modes', async () => {
+  const file = writePcap(sampleFrames());
+  const path = tmpFile(file);
+  for (const workerHashMinBytes of [0, Infinity]) {
+    const src = await openCapture(path, { report: () => undefined, workerHashMinBytes });
+    let first: number | null = null;
+    for await (const f of src) first ??= f.data.byteOffset;
+    // pcap file header (24) and the first record header (16) come before the first frame's bytes.
+    assert.equal(first, READ_BUFFER_OFFSET + 24 + 16, `workerHashMinBytes ${workerHashMinBytes}`);
+    assert.equal(src.info.sha256, createHash('sha256').update(file).digest('hex'));
+  }
 });

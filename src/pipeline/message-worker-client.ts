@@ -258,10 +258,10 @@ export class MessageWorkerClient {
       onReturn: (fn) => {
         this.#hashReturn = fn;
       },
-      hash: (buf, n) => {
+      hash: (buf, off, n) => {
         // Once stopped, the buffer is dropped: returned() and digest() reject from then on.
         if (this.#terminated) return;
-        this.#worker.postMessage({ t: 'hash', buf, n } satisfies ToMessageWorker, [buf]);
+        this.#worker.postMessage({ t: 'hash', buf, off, n } satisfies ToMessageWorker, [buf]);
       },
       // A file the worker could not write (an output error, reported by the pipeline) does not
       // stop it hashing: only a worker that is gone fails the capture reader.

@@ -46,7 +46,7 @@ export type ToMessageWorker =
   | { t: 'init'; init: MessageWorkerInit }
   | { t: 'batch'; tape: Float64Array; opens: (string | null)[]; arenas: ArrayBuffer[] }
   | { t: 'end' }
-  | { t: 'hash'; buf: ArrayBuffer; n: number }
+  | { t: 'hash'; buf: ArrayBuffer; off: number; n: number }
   | { t: 'hashEnd' };
 
 /**

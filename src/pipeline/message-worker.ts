@@ -44,7 +44,7 @@ let captureHash: Hash | null = null;
 port.on('message', (m: ToMessageWorker) => {
   if (m.t === 'hash') {
     // At once, not behind queued batches: the capture reader waits for its buffers.
-    (captureHash ??= createHash('sha256')).update(new Uint8Array(m.buf, 0, m.n));
+    (captureHash ??= createHash('sha256')).update(new Uint8Array(m.buf, m.off, m.n));
     port.postMessage({ t: 'hashed', buf: m.buf } satisfies FromMessageWorker, [m.buf]);
     return;
   }

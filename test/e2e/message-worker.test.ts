@@ -196,9 +196,10 @@ test('message worker as the capture hasher: a file it cannot write is an output 
     h.onReturn((b) => got.push(b));
     const data = Buffer.from('capture bytes '.repeat(1000));
     for (let i = 0; i < 3; i++) {
-      const buf = new ArrayBuffer(data.length);
-      new Uint8Array(buf).set(data);
-      h.hash(buf, data.length);
+      // The bytes start `i` bytes into the buffer (read buffers start READ_BUFFER_OFFSET in).
+      const buf = new ArrayBuffer(data.length + i + 5);
+      new Uint8Array(buf).fill(0xff).set(data, i);
+      h.hash(buf, i, data.length);
       await h.returned();
     }
     assert.ok(client.error, 'the write failure is known');
