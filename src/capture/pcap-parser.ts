@@ -124,7 +124,7 @@ export class PcapParser extends ChunkedRecordParser {
       interfaceId: 0,
       capturedLength: caplen,
       originalLength: origlen,
-      data: new Uint8Array(buf.buffer, buf.byteOffset + off + RECORD_HEADER, caplen),
+      data: new Uint8Array(this.bufMemory, this.bufStart + off + RECORD_HEADER, caplen),
     };
     onFrame(frame);
   }

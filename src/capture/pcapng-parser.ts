@@ -279,7 +279,7 @@ export class PcapngParser extends ChunkedRecordParser {
       interfaceId: iface.globalId,
       capturedLength: caplen,
       originalLength: origlen,
-      data: new Uint8Array(buf.buffer, buf.byteOffset + dataOff, caplen),
+      data: new Uint8Array(this.bufMemory, this.bufStart + dataOff, caplen),
     };
     onFrame(frame);
   }

@@ -440,7 +440,8 @@ export class PacketDecoder {
         ack: ((d[p + 8]! << 24) | (d[p + 9]! << 16) | (d[p + 10]! << 8) | d[p + 11]!) >>> 0,
         flags: d[p + 13]!,
         window: (d[p + 14]! << 8) | d[p + 15]!,
-        payload: new Uint8Array(d.buffer, d.byteOffset + p + hlen, avail - hlen),
+        // subarray, not new Uint8Array(d.buffer, ...): the `buffer` getter is a C++ call.
+        payload: d.subarray(p + hlen, end),
         missingPayload: missing,
         srcId,
         dstId,
@@ -462,7 +463,7 @@ export class PacketDecoder {
       dst,
       srcPort: (d[p]! << 8) | d[p + 1]!,
       dstPort: (d[p + 2]! << 8) | d[p + 3]!,
-      payload: new Uint8Array(d.buffer, d.byteOffset + p + 8, pend - p - 8),
+      payload: d.subarray(p + 8, pend),
     };
     return { kind: 'udp', packet };
   }
