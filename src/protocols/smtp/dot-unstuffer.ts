@@ -4,6 +4,8 @@ const CR = 0x0d;
 const LF = 0x0a;
 const DOT = 0x2e;
 const LF_DOT = Buffer.from([LF, DOT]);
+/** Buffer's native byte-string search, on any Uint8Array. */
+const indexOf = Buffer.prototype.indexOf as (this: Uint8Array, value: Uint8Array, byteOffset: number) => number;
 const CR_ONLY = new Uint8Array([CR]);
 
 /** Scanner position relative to lines of the DATA body. */
@@ -94,7 +96,9 @@ export class DotUnstuffer {
   push(bytes: Uint8Array, at: At): number {
     if (this.#pos === Pos.Done) return 0;
     const n = bytes.length;
-    const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, n);
+    // The bytes as they came (a plain Uint8Array from the decoder): wrapping them in a Buffer cost
+    // a C++ `buffer` getter and a Buffer per segment, and Buffer's subarray another of each per run.
+    const buf = bytes;
     let i = 0;
     let run = 0;
     while (i < n) {
@@ -143,7 +147,7 @@ export class DotUnstuffer {
             this.#bareLfEnd = false;
             if (buf[i] === DOT) this.#report('"." after a bare LF', at);
           }
-          const j = buf.indexOf(LF_DOT, i);
+          const j = indexOf.call(buf, LF_DOT, i);
           if (j < 0) {
             // No line start with a dot here; remember whether the chunk ends at a line start.
             const last = buf[n - 1];
