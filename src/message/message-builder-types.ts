@@ -37,12 +37,6 @@ export interface MessageBuilderOptions {
    * no copy (the message worker does this with its arenas). Attachments still go to `writer`.
    */
   emlBorrowedUntilFlush?: boolean;
-  /**
-   * The caller hashes the message bytes itself (exactly those {@link keptBytes} keeps, in order)
-   * and fills `sha256` of the result, which the builder leaves empty. The message worker's
-   * client does this on the pipeline's thread, which has time to spare while the worker is busy.
-   */
-  hashedByCaller?: boolean;
   /** Limits: maxMessageBytes, maxInMemoryMessageBytes, maxMimeDepth, maxMimeParts, maxHeaderBytes. */
   limits: {
     maxMessageBytes: number;

@@ -191,7 +191,7 @@ class BorrowedEmlFile {
  * The part of `bytes` a message keeps when `size` bytes of it are kept already: bytes past
  * `maxMessageBytes` are not stored or hashed (they count as missing).
  */
-export function keptBytes(bytes: Uint8Array, size: number, maxMessageBytes: number): Uint8Array {
+function keptBytes(bytes: Uint8Array, size: number, maxMessageBytes: number): Uint8Array {
   const room = maxMessageBytes - size;
   return bytes.length > room ? bytes.subarray(0, Math.max(0, room)) : bytes;
 }
@@ -207,8 +207,7 @@ export function keptBytes(bytes: Uint8Array, size: number, maxMessageBytes: numb
  */
 export class MessageBuilder {
   private readonly opts: MessageBuilderOptions;
-  /** Null when the caller hashes (hashedByCaller). */
-  private readonly hash: Hash | null;
+  private readonly hash: Hash;
   private readonly spool: EmlSpool | BorrowedEmlFile | null;
   private readonly splitter: MimeSplitter;
   private readonly anomalies: string[] = [];
@@ -220,7 +219,7 @@ export class MessageBuilder {
 
   constructor(opts: MessageBuilderOptions) {
     this.opts = opts;
-    this.hash = opts.hashedByCaller === true ? null : createHash('sha256');
+    this.hash = createHash('sha256');
     this.spool =
       opts.emlPath === null
         ? null
@@ -257,7 +256,7 @@ export class MessageBuilder {
       if (part.length === 0) return;
     }
     this.size += part.length;
-    this.hash?.update(part);
+    this.hash.update(part);
     if (this.spool) this.spool.write(part);
     this.splitter.write(part);
   }
@@ -291,7 +290,7 @@ export class MessageBuilder {
     if (this.spool) this.spool.finish();
     this.result = {
       size: this.size,
-      sha256: this.hash ? this.hash.digest('hex') : '',
+      sha256: this.hash.digest('hex'),
       partial: this.partial,
       missing_bytes: this.missing,
       headers: buildMessageHeaders(split.headers),

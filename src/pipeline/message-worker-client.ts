@@ -1,7 +1,5 @@
-import { createHash, type Hash } from 'node:crypto';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { ChunkHasher } from '../capture/capture-source.js';
-import { keptBytes } from '../message/message-builder.js';
 import type { MessageBuildResult } from '../message/message-builder-types.js';
 import type { FromMessageWorker, MessageWorkerInit, ToMessageWorker } from './message-worker-protocol.js';
 import { MESSAGE_WORKER_RESOURCE_LIMITS, OP, OP_WORDS, PRESTARTED_MESSAGE_WORKER, type PrestartedWorker } from './message-worker-protocol.js';
@@ -37,14 +35,6 @@ export class MessageWorkerClient {
   #nextSlot = 1;
   #backlog = 0;
   readonly #results = new Map<number, MessageBuildResult>();
-  readonly #maxMessageBytes: number;
-  /**
-   * The SHA-256 of each open message, computed here from the bytes as they are written: this
-   * thread waits for the worker more than the other way round (docs/performance.md). The worker
-   * builds with `hashedByCaller`; the digests fill in its results.
-   */
-  readonly #hashing = new Map<number, { hash: Hash; size: number }>();
-  readonly #digests = new Map<number, string>();
   /** Registered consumers, in order: [slot, callback]. */
   readonly #waiting: { slot: number; cb: (r: MessageBuildResult) => void }[] = [];
   #waitingHead = 0;
@@ -62,7 +52,6 @@ export class MessageWorkerClient {
 
   constructor(opts: MessageWorkerClientOptions) {
     this.#maxBacklog = opts.maxBacklogBytes;
-    this.#maxMessageBytes = opts.limits.maxMessageBytes;
     const init: MessageWorkerInit = {
       attachmentsDir: opts.attachmentsDir,
       limits: opts.limits,
@@ -121,7 +110,6 @@ export class MessageWorkerClient {
   /** Starts a message whose .eml goes to `emlPath` (null: none); returns its slot. */
   open(emlPath: string | null): number {
     const slot = this.#nextSlot++;
-    this.#hashing.set(slot, { hash: createHash('sha256'), size: 0 });
     this.#opens.push(emlPath);
     this.#op(OP.open, slot, this.#opens.length - 1, 0, 0);
     return slot;
@@ -129,13 +117,6 @@ export class MessageWorkerClient {
 
   /** Message bytes (borrowed: copied now). */
   write(slot: number, bytes: Uint8Array): void {
-    const h = this.#hashing.get(slot);
-    if (h !== undefined) {
-      // The same bytes the builder keeps (MessageBuilder.write): none past maxMessageBytes.
-      const kept = keptBytes(bytes, h.size, this.#maxMessageBytes);
-      h.size += kept.length;
-      if (kept.length > 0) h.hash.update(kept);
-    }
     this.#copy(OP.write, slot, bytes);
   }
 
@@ -144,11 +125,6 @@ export class MessageWorkerClient {
   }
 
   end(slot: number, complete: boolean): void {
-    const h = this.#hashing.get(slot);
-    if (h !== undefined) {
-      this.#hashing.delete(slot);
-      this.#digests.set(slot, h.hash.digest('hex'));
-    }
     this.#op(OP.end, slot, complete ? 1 : 0, 0, 0);
   }
 
@@ -310,11 +286,7 @@ export class MessageWorkerClient {
       for (const ab of m.arenas) {
         if ((this.#free.length + 1) * ARENA_BYTES <= this.#maxBacklog + 8 * ARENA_BYTES) this.#free.push(ab);
       }
-      for (const [slot, r] of m.results) {
-        r.sha256 = this.#digests.get(slot) ?? r.sha256;
-        this.#digests.delete(slot);
-        this.#results.set(slot, r);
-      }
+      for (const [slot, r] of m.results) this.#results.set(slot, r);
       this.#deliver();
       if (this.#backlog <= this.#maxBacklog / 4) this.#wake();
     } else {

@@ -101,8 +101,6 @@ function processBatch(tape: Float64Array, opens: (string | null)[], arenas: Arra
             attachmentsDir: init!.attachmentsDir,
             writer: queue,
             emlBorrowedUntilFlush: true,
-            // The client hashes each message on the pipeline's thread (MessageWorkerClient.write).
-            hashedByCaller: true,
             limits: init!.limits,
           }),
         );
