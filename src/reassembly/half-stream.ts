@@ -177,7 +177,7 @@ export class HalfStream {
    * A segment from this side. `seq` is the sequence number of the first payload byte (after the
    * SYN, if any); `payload` is borrowed; `missing` bytes followed it but were cut by the snaplen.
    * `need` is the peer's stream offset the segment's ACK acknowledges (-1: none or unknown; see
-   * DirectionOrder and `peerOffsetOfAck`).
+   * DirectionOrder and `offsetOfAck`, called on the peer).
    */
   segment(seq: number, payload: Uint8Array, missing: number, fin: boolean, at: At, need: number): void {
     if (!this.initialized) {
