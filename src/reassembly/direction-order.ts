@@ -195,13 +195,9 @@ export class DirectionOrder {
       const half = side === 'client' ? this.#conn.client : this.#conn.server;
       if (ctx.bufferedTotal + n > lim.maxBufferedBytesTotal) {
         // Other connections' buffers first, as for out-of-order data (this one's may be among them).
+        // If that handed the peer's bytes this item waits for, the #pump below hands it at once.
         ctx.relieveTotal(this, n);
         if (this.#conn.ignored) return;
-        if (this.#client === null && this.#server === null && item.need <= (side === 'client' ? this.#serverHanded : this.#clientHanded)) {
-          this.#setHanded(side, item.end);
-          this.#handData(side, item.bytes as Uint8Array, item.at);
-          return;
-        }
       }
       if (this.heldBytes(side) + half.bufferedBytes + n > lim.maxBufferedBytesPerStream || ctx.bufferedTotal + n > lim.maxBufferedBytesTotal) {
         this.#overflow(item.at);
