@@ -22,6 +22,13 @@ export interface At {
 /** Application role. The client opened the connection (SYN), or is inferred from ports and content. */
 export type Side = 'client' | 'server';
 
+/**
+ * What part of a message a transfer carried when it was not all of it by request (an IMAP
+ * section or partial FETCH, a POP3 TOP): `'head'` when the bytes start with a header block,
+ * `'content'` when they do not (see MessageSink.endBytes).
+ */
+export type MessageExcerpt = 'head' | 'content';
+
 export interface Endpoint {
   readonly ip: string;
   readonly port: number;

@@ -322,6 +322,50 @@ describe('MessageBuilder gaps and limits', () => {
   });
 });
 
+describe('MessageBuilder excerpts (a part the client asked for)', () => {
+  const end = (text: string, complete: boolean, excerpt?: 'head' | 'content', gap = 0): MessageBuildResult => {
+    const b = new MessageBuilder({ emlPath: null, attachmentsDir: null, limits: LIMITS });
+    const buf = Buffer.from(text, 'latin1');
+    b.write(buf.subarray(0, 10));
+    if (gap > 0) b.gap(gap);
+    b.write(buf.subarray(10));
+    return b.end(complete, excerpt);
+  };
+  const head = 'From: a@example.org\r\nSubject: only the head\r\n\r\n';
+  const text = 'Hello Bob,\r\nthe wire is ready.\r\n';
+
+  it('a header excerpt that came in full is partial, raises no anomaly, keeps its headers', () => {
+    const r = end(head, true, 'head');
+    assert.equal(r.partial, true);
+    assert.equal(r.missing_bytes, 0);
+    assert.deepEqual(r.anomalies, []);
+    assert.equal(r.headers.subject, 'only the head');
+  });
+
+  it('a content excerpt (no header block) drops the MIME findings about its missing header', () => {
+    const asMessage = end(text, true);
+    assert.ok(asMessage.anomalies.some((c) => c.startsWith('mime_')), 'parsed as a message, the text has header anomalies');
+    const r = end(text, true, 'content');
+    assert.equal(r.partial, true);
+    assert.deepEqual(r.anomalies, []);
+    assert.equal(r.size, text.length);
+  });
+
+  it('an excerpt cut short or with a hole still raises message_partial', () => {
+    assert.deepEqual(end(head, false, 'head').anomalies, ['message_partial']);
+    const holed = end(head, true, 'head', 7);
+    assert.equal(holed.missing_bytes, 7);
+    assert.ok(holed.anomalies.includes('message_partial'));
+    assert.ok(end(text, false, 'content').anomalies.includes('message_partial'));
+  });
+
+  it('a whole message is not partial; an unfinished one is, with the anomaly', () => {
+    assert.equal(end(head, true).partial, false);
+    assert.deepEqual(end(head, true).anomalies, []);
+    assert.deepEqual(end(head, false).anomalies, ['message_partial']);
+  });
+});
+
 describe('MessageBuilder on hostile input', () => {
   const small = { ...LIMITS, maxMimeDepth: 20, maxMimeParts: 100, maxHeaderBytes: 64 * 1024 };
 

@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, openSync, renameSync } from 'node:fs';
 import { MailsleuthError } from '../core/errors.js';
+import type { MessageExcerpt } from '../core/types.js';
 import { writeAllSync, writevAllSync } from '../core/write-all.js';
 import { buildMessageHeaders } from './headers.js';
 import type { MessageBuilderOptions, MessageBuildResult, MessageFileWriter } from './message-builder-types.js';
@@ -211,6 +212,8 @@ export class MessageBuilder {
   private readonly spool: EmlSpool | BorrowedEmlFile | null;
   private readonly splitter: MimeSplitter;
   private readonly anomalies: string[] = [];
+  /** Codes raised by the MIME splitter (dropped for a `'content'` excerpt). */
+  private readonly mimeCodes = new Set<string>();
   private size = 0;
   private missing = 0;
   private partial = false;
@@ -231,7 +234,10 @@ export class MessageBuilder {
       attachmentsDir: opts.attachmentsDir,
       writer: opts.writer ?? null,
       maxInMemoryBytes: opts.limits.maxInMemoryMessageBytes,
-      onAnomaly: (code) => this.anomaly(code),
+      onAnomaly: (code) => {
+        this.mimeCodes.add(code);
+        this.anomaly(code);
+      },
     });
   }
 
@@ -279,14 +285,23 @@ export class MessageBuilder {
 
   /**
    * Ends the message. `complete` is false when the transfer did not finish (connection lost,
-   * terminator never seen). Renames the .eml into place (or hands it to the writer) and returns
-   * the description.
+   * terminator never seen). `excerpt`: the bytes are the part of a message the client asked for
+   * (see MessageExcerpt); the message is partial, but only missing bytes or an unfinished
+   * transfer raise `message_partial`, and for a `'content'` excerpt the MIME splitter's codes are
+   * dropped (the bytes were never meant to start with a header block). Renames the .eml into place
+   * (or hands it to the writer) and returns the description.
    */
-  end(complete: boolean): MessageBuildResult {
+  end(complete: boolean, excerpt?: MessageExcerpt): MessageBuildResult {
     if (this.result) return this.result;
     if (!complete) this.partial = true;
-    const split = this.splitter.end(!complete || this.tooLarge);
+    const split = this.splitter.end(!complete || this.tooLarge || excerpt !== undefined);
     if (this.partial) this.anomaly('message_partial');
+    else if (excerpt !== undefined) this.partial = true;
+    if (excerpt === 'content' && this.mimeCodes.size > 0) {
+      const kept = this.anomalies.filter((c) => !this.mimeCodes.has(c));
+      this.anomalies.length = 0;
+      this.anomalies.push(...kept);
+    }
     if (this.spool) this.spool.finish();
     this.result = {
       size: this.size,

@@ -1,4 +1,4 @@
-import type { At } from '../core/types.js';
+import type { At, MessageExcerpt } from '../core/types.js';
 import { isoTime } from '../core/types.js';
 import type { MessageRecord } from '../core/records.js';
 import type { MessageOpen, MessageSink } from '../protocols/analyzer.js';
@@ -87,12 +87,12 @@ export class PipelineMessageSink implements MessageSink {
     else this.#builder!.gap(length);
   }
 
-  endBytes(complete: boolean, at: At): void {
+  endBytes(complete: boolean, at: At, excerpt?: MessageExcerpt): void {
     if (this.#ended) return;
     this.#ended = true;
     this.#last = at;
-    if (this.#worker) this.#worker.end(this.#slot, complete);
-    else this.#result = this.#builder!.end(complete);
+    if (this.#worker) this.#worker.end(this.#slot, complete, excerpt);
+    else this.#result = this.#builder!.end(complete, excerpt);
   }
 
   close(delivery: Record<string, string | number | boolean | null | string[]>, at: At): void {

@@ -1,5 +1,6 @@
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { ChunkHasher } from '../capture/capture-source.js';
+import type { MessageExcerpt } from '../core/types.js';
 import type { MessageBuildResult } from '../message/message-builder-types.js';
 import type { FromMessageWorker, MessageWorkerInit, ToMessageWorker } from './message-worker-protocol.js';
 import { MESSAGE_WORKER_RESOURCE_LIMITS, OP, OP_WORDS, PRESTARTED_MESSAGE_WORKER, type PrestartedWorker } from './message-worker-protocol.js';
@@ -124,8 +125,8 @@ export class MessageWorkerClient {
     this.#op(OP.gap, slot, length, 0, 0);
   }
 
-  end(slot: number, complete: boolean): void {
-    this.#op(OP.end, slot, complete ? 1 : 0, 0, 0);
+  end(slot: number, complete: boolean, excerpt?: MessageExcerpt): void {
+    this.#op(OP.end, slot, complete ? 1 : 0, excerpt === 'head' ? 1 : excerpt === 'content' ? 2 : 0, 0);
   }
 
   /**

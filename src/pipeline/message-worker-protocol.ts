@@ -18,7 +18,7 @@ export const OP = {
   write: 1,
   /** [GAP, slot, length]: bytes missing. */
   gap: 2,
-  /** [END, slot, complete(0/1)]: end of bytes; the result is posted back. */
+  /** [END, slot, complete(0/1), excerpt(0 none, 1 head, 2 content)]: end of bytes; the result is posted back. */
   end: 3,
 } as const;
 

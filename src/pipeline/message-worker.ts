@@ -111,7 +111,8 @@ function processBatch(tape: Float64Array, opens: (string | null)[], arenas: Arra
         else if (kind === OP.gap) b.gap(tape[i + 2]!);
         else if (kind === OP.end) {
           builders.delete(slot);
-          results.push([slot, b.end(tape[i + 2]! === 1)]);
+          const ex = tape[i + 3]!;
+          results.push([slot, b.end(tape[i + 2]! === 1, ex === 1 ? 'head' : ex === 2 ? 'content' : undefined)]);
         }
       }
     } catch (e) {

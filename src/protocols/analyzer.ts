@@ -1,4 +1,4 @@
-import type { At, Side } from '../core/types.js';
+import type { At, MessageExcerpt, Side } from '../core/types.js';
 import type { Limits } from '../core/limits.js';
 import type {
   CredentialRecord,
@@ -39,8 +39,16 @@ export interface MessageSink {
   write(bytes: Uint8Array, at: At): void;
   /** `length` bytes of the message are missing here (TCP gap). The message becomes partial. */
   gap(length: number, at: At): void;
-  /** No more bytes will come. `complete` false marks the message partial (e.g. connection dropped mid-DATA). */
-  endBytes(complete: boolean, at: At): void;
+  /**
+   * No more bytes will come. `complete` false marks the message partial and is an anomaly
+   * (`message_partial`: e.g. connection dropped mid-DATA). `excerpt` says the bytes are only the
+   * part of a message the client asked for (an IMAP section or partial FETCH, a POP3 TOP): the
+   * message is partial too, but nothing went wrong, so that alone raises no anomaly. `'head'`:
+   * the bytes start with a header block (TOP, HEADER, HEADER.FIELDS, MIME); `'content'`: they do
+   * not (TEXT, a part's body, a partial FETCH past the start), so the MIME splitter's findings
+   * about their header block say nothing about the message and are not reported.
+   */
+  endBytes(complete: boolean, at: At, excerpt?: MessageExcerpt): void;
   /**
    * Writes the message record, merging delivery facts known only after the body (final reply,
    * queue id). Call exactly once; calls endBytes(false) first if it was not called.

@@ -15,7 +15,7 @@ import { MailsleuthError } from '../../src/core/errors.js';
 import { analyze, type AnalyzeOptions } from '../../src/pipeline/analyze.js';
 import { MessageWorkerClient } from '../../src/pipeline/message-worker-client.js';
 import { MESSAGE_WORKER_RESOURCE_LIMITS, PRESTARTED_MESSAGE_WORKER } from '../../src/pipeline/message-worker-protocol.js';
-import { buildUdpFrame, tsAt, writePcap, type SynthFrame } from '../helpers/pcap-writer.js';
+import { buildUdpFrame, TcpConversation, tsAt, writePcap, type SynthFrame } from '../helpers/pcap-writer.js';
 import { fixture, sharedDir, SHARED_SKIP_REASON } from '../helpers/paths.js';
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
@@ -98,6 +98,39 @@ for (const name of ['smtp-auth-plain-pipelining', 'pop3-retr-dele', 'imap-sessio
     await compareModes(join(sharedDir!, 'corpus', 'lab', `${name}.pcap`), true);
   });
 }
+
+test('message worker: IMAP excerpts (header fields, TEXT, a cut fetch) are partial without false anomalies, as inline', async () => {
+  const head = 'From: Alice <alice@example.org>\r\nSubject: Wire transfer\r\n\r\n';
+  const text = 'Bob,\r\nplease pay the attached invoice today.\r\n';
+  const conv = new TcpConversation({ ip: '10.0.0.5', port: 40110 }, { ip: '10.0.0.1', port: 143 });
+  conv.handshake().serverSends('* OK [CAPABILITY IMAP4rev1] ready\r\n');
+  conv.clientSends('a1 LOGIN bob secret\r\n').serverSends('a1 OK logged in\r\n');
+  conv.clientSends('a2 SELECT INBOX\r\n').serverSends('* 2 EXISTS\r\na2 OK [READ-WRITE] done\r\n');
+  conv.clientSends('a3 UID FETCH 1 (BODY.PEEK[HEADER.FIELDS (FROM SUBJECT)])\r\n');
+  conv.serverSends(`* 1 FETCH (UID 1 BODY[HEADER.FIELDS (FROM SUBJECT)] {${head.length}}\r\n${head})\r\na3 OK done\r\n`);
+  conv.clientSends('a4 UID FETCH 1 (BODY.PEEK[TEXT])\r\n');
+  conv.serverSends(`* 1 FETCH (UID 1 BODY[TEXT] {${text.length}}\r\n${text})\r\na4 OK done\r\n`);
+  conv.clientSends('a5 UID FETCH 2 (BODY.PEEK[HEADER])\r\n');
+  conv.serverSends(`* 2 FETCH (UID 2 BODY[HEADER] {${head.length + 40}}\r\n${head}`);
+  conv.fin('server');
+  const dir = mkdtempSync(join(tmpdir(), 'ms-excerpt-'));
+  try {
+    const pcap = join(dir, 'imap-excerpts.pcap');
+    writeFileSync(pcap, conv.pcap());
+    const msgs = await compareModes(pcap, true);
+    assert.deepEqual(
+      msgs.map((m) => [(m.delivery as Record<string, unknown>).partial_reason, m.partial, m.missing_bytes, m.anomalies]),
+      [
+        ['section HEADER.FIELDS (FROM SUBJECT)', true, 0, []],
+        ['section TEXT', true, 0, []],
+        ['section HEADER', true, 0, ['message_partial']],
+      ],
+    );
+    assert.equal((msgs[0]!.headers as Record<string, unknown>).subject, 'Wire transfer');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 /** A capture of ~22 MiB (UDP frames, not mail): six 4 MiB reads, so read buffers go round several times. */
 function manyChunkCapture(): Uint8Array {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { At } from '../../src/core/types.js';
+import type { At, MessageExcerpt } from '../../src/core/types.js';
 import { resolveLimits } from '../../src/core/limits.js';
 import type { Limits } from '../../src/core/limits.js';
 import type {
@@ -25,7 +25,7 @@ export interface FakeMessage {
   writeCalls: number;
   gaps: number;
   missingBytes: number;
-  ended: { complete: boolean; frame: number } | null;
+  ended: { complete: boolean; frame: number; excerpt?: MessageExcerpt } | null;
   closed: { delivery: Delivery; frame: number } | null;
   /** Contract violations seen (write after end, double close ...). */
   readonly violations: string[];
@@ -146,9 +146,9 @@ export class FakeContext implements AnalyzerContext {
         m.gaps++;
         m.missingBytes += length;
       },
-      endBytes(complete: boolean, at: At): void {
+      endBytes(complete: boolean, at: At, excerpt?: MessageExcerpt): void {
         if (m.ended !== null) m.violations.push('endBytes twice');
-        else m.ended = { complete, frame: at.frame };
+        else m.ended = { complete, frame: at.frame, ...(excerpt !== undefined ? { excerpt } : {}) };
       },
       close(delivery: Delivery, at: At): void {
         if (m.closed !== null) m.violations.push('close twice');

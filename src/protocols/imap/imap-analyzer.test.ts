@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ImapAnalyzer } from './imap-analyzer.js';
+import { fetchExcerpt, ImapAnalyzer } from './imap-analyzer.js';
 import { IMAP_ANOMALIES } from './anomaly-codes.js';
 import { IMAP_SPEC } from './imap-spec.js';
 import type { ImapSessionFacts } from './imap-facts.js';
@@ -195,9 +195,10 @@ test('header-only and partial fetches are kept as partial messages with their se
     ['server', `* 1 FETCH (BODY[HEADER.FIELDS (FROM SUBJECT)] {${hdr.length}}\r\n${hdr} BODY[]<0> {10}\r\n0123456789)\r\na1 OK\r\n`],
   ]);
   assert.equal(ctx.messages.length, 2);
-  assert.deepEqual(ctx.messages.map((m) => [m.closed!.delivery.section, m.closed!.delivery.origin, m.closed!.delivery.whole, m.ended!.complete]), [
-    ['HEADER.FIELDS (FROM SUBJECT)', null, false, false],
-    ['', '0', false, false],
+  // Both came in full (complete), as the excerpts the client asked for.
+  assert.deepEqual(ctx.messages.map((m) => [m.closed!.delivery.section, m.closed!.delivery.origin, m.closed!.delivery.whole, m.ended!.complete, m.ended!.excerpt]), [
+    ['HEADER.FIELDS (FROM SUBJECT)', null, false, true, 'head'],
+    ['', '0', false, true, 'head'],
   ]);
   assert.equal(messageBytes(ctx.messages[0]!).toString(), hdr);
   assert.equal(facts.messages_fetched_partial, 2);
@@ -331,4 +332,44 @@ test('spec sniffing: greetings and tagged client commands', () => {
   assert.equal(IMAP_SPEC.sniff(b('EHLO x\r\n'), b('')), 'no');
   assert.equal(IMAP_SPEC.sniff(b(''), b('* O')), 'maybe');
   assert.deepEqual([IMAP_SPEC.ports, IMAP_SPEC.tlsPorts], [[143], [993]]);
+});
+
+test('fetchExcerpt: what a FETCH item that is not the whole message carries (RFC 3501 section-spec)', () => {
+  const cases: [string, string | null, string | null, 'head' | 'content'][] = [
+    ['BODY[HEADER]', 'HEADER', null, 'head'],
+    ['BODY[HEADER.FIELDS (FROM SUBJECT)]', 'HEADER.FIELDS (FROM SUBJECT)', null, 'head'],
+    ['BODY[HEADER.FIELDS.NOT (RECEIVED)]', 'HEADER.FIELDS.NOT (RECEIVED)', null, 'head'],
+    ['BODY[header]', 'header', null, 'head'],
+    ['BODY[2.MIME]', '2.MIME', null, 'head'],
+    ['BODY[3.1.HEADER]', '3.1.HEADER', null, 'head'],
+    ['BODY[]', '', '0', 'head'],
+    ['RFC822.HEADER', null, null, 'head'],
+    ['BODY[TEXT]', 'TEXT', null, 'content'],
+    ['BODY[1]', '1', null, 'content'],
+    ['BODY[1.2]', '1.2', null, 'content'],
+    ['BODY[2.TEXT]', '2.TEXT', null, 'content'],
+    ['BINARY[1]', '1', null, 'content'],
+    ['RFC822.TEXT', null, null, 'content'],
+    ['BODY[]', '', '1024', 'content'],
+    ['BODY[HEADER]', 'HEADER', '10', 'content'],
+  ];
+  for (const [attr, section, origin, want] of cases) {
+    assert.equal(fetchExcerpt(attr.toUpperCase(), section, origin), want, `${attr} ${section} <${origin}>`);
+  }
+});
+
+test('a BODY[TEXT] fetch ends complete as a content excerpt; a cut one ends incomplete', () => {
+  const body = 'Hello,\r\nsee you.\r\n';
+  const { ctx } = play([
+    GREETING,
+    ['client', 'a1 FETCH 1 (BODY.PEEK[TEXT])\r\n'],
+    ['server', `* 1 FETCH (BODY[TEXT] {${body.length}}\r\n${body})\r\na1 OK\r\n`],
+    ['client', 'a2 FETCH 2 (BODY.PEEK[TEXT])\r\n'],
+    ['server', `* 2 FETCH (BODY[TEXT] {${body.length + 20}}\r\n${body}`],
+  ]);
+  assert.equal(ctx.messages.length, 2);
+  assert.deepEqual(ctx.messages.map((m) => [m.ended!.complete, m.ended!.excerpt]), [
+    [true, 'content'],
+    [false, 'content'],
+  ]);
 });

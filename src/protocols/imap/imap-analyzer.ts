@@ -1,4 +1,4 @@
-import type { At, Side } from '../../core/types.js';
+import type { At, MessageExcerpt, Side } from '../../core/types.js';
 import type { CloseReason } from '../../reassembly/stream-handler.js';
 import type { AnalyzerContext, MessageSink, ProtocolAnalyzer, SessionFacts } from '../analyzer.js';
 import { FramerAnomalies } from '../framer-anomalies.js';
@@ -57,6 +57,8 @@ interface OpenMessage {
   readonly section: string | null;
   readonly origin: string | null;
   readonly whole: boolean;
+  /** FETCH of less than the whole message: what the bytes are. */
+  readonly excerpt: MessageExcerpt | undefined;
   /** APPEND: mailbox, flags and date given with this message. */
   readonly mailbox: string | null;
   readonly flags: string[];
@@ -122,6 +124,21 @@ interface AuthAttempt {
 type Mode = 'plain' | 'inflate' | 'counted';
 
 const FETCH_MESSAGE_ATTR = /(?:^|[ (])((?:BODY|BINARY)\[([^\]]*)\](?:<([0-9]+)>)?|RFC822(?:\.HEADER|\.TEXT)?) ?~?\{[0-9]+\+?\}$/i;
+
+/**
+ * What a FETCH item that is not the whole message carries (RFC 3501 §6.4.5, RFC 9051 §6.4.5):
+ * `'head'` when its bytes start with a header block (HEADER, HEADER.FIELDS [.NOT], a part's MIME
+ * header, RFC822.HEADER, or the message's first octets: `BODY[]<0>`), `'content'` otherwise (TEXT,
+ * a part's body, RFC822.TEXT, octets from past the start). `attribute` is upper case.
+ */
+export function fetchExcerpt(attribute: string, section: string | null, origin: string | null): MessageExcerpt {
+  if (origin !== null && !/^0+$/.test(origin)) return 'content';
+  if (attribute === 'RFC822.HEADER') return 'head';
+  if (section === null) return 'content';
+  if (section === '') return 'head';
+  const text = section.toUpperCase().replace(/^[0-9]+(?:\.[0-9]+)*\.?/, '');
+  return text.startsWith('HEADER') || text === 'MIME' ? 'head' : 'content';
+}
 
 /**
  * IMAP4rev1 / IMAP4rev2 analyzer for one connection (RFC 3501, RFC 9051, with LITERAL+ 7888,
@@ -421,7 +438,7 @@ export class ImapAnalyzer implements ProtocolAnalyzer {
     asm.current = null;
     if (m !== null && !m.ended) {
       m.ended = true;
-      m.sink.endBytes(value.missing === 0 && m.whole, at);
+      m.sink.endBytes(value.missing === 0, at, m.excerpt);
     }
   }
 
@@ -430,7 +447,7 @@ export class ImapAnalyzer implements ProtocolAnalyzer {
     for (const m of asm.messages) {
       if (!m.ended) {
         m.ended = true;
-        m.sink.endBytes(false, at);
+        m.sink.endBytes(false, at, m.excerpt);
       }
     }
     if (side === 'client') {
@@ -510,6 +527,7 @@ export class ImapAnalyzer implements ProtocolAnalyzer {
       section: null,
       origin: null,
       whole: true,
+      excerpt: undefined,
       mailbox: mailbox === null ? null : mailboxName(mailbox),
       flags,
       date,
@@ -677,6 +695,7 @@ export class ImapAnalyzer implements ProtocolAnalyzer {
       section,
       origin,
       whole,
+      excerpt: whole ? undefined : fetchExcerpt(attribute, section, origin),
       mailbox: this.#mailbox,
       flags: [],
       date: null,
@@ -903,7 +922,7 @@ export class ImapAnalyzer implements ProtocolAnalyzer {
     for (const m of asm.messages) {
       if (!m.ended) {
         m.ended = true;
-        m.sink.endBytes(false, last);
+        m.sink.endBytes(false, last, m.excerpt);
       }
       const partial = !m.whole || m.missing > 0;
       if (info?.pending != null) info.pending.messages++;

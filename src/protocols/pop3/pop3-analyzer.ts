@@ -816,9 +816,10 @@ export class Pop3Analyzer implements ProtocolAnalyzer {
         this.#ctx.anomaly('pop3_octets_mismatch', `RETR ${p.msg ?? '?'}: ${b.octets !== null ? 'announced' : 'listed'} ${expected}, received ${b.size}`, at);
       }
     }
-    // TOP is partial unless the LIST size proves the whole message came.
-    const whole = p.verb === 'RETR' ? intact : intact && listSize !== null && listSize === b.size;
-    b.sink.endBytes(whole, at);
+    // TOP is an excerpt (the header and the first lines) unless the LIST size proves the whole
+    // message came; only a cut transfer is an incomplete one.
+    const wholeByRequest = p.verb === 'RETR' || (listSize !== null && listSize === b.size);
+    b.sink.endBytes(intact, at, wholeByRequest ? undefined : 'head');
     const uidl = this.#uidlOf(p.msg);
     const delivery: Delivery = {
       command: p.verb,
@@ -830,7 +831,7 @@ export class Pop3Analyzer implements ProtocolAnalyzer {
     };
     if (p.verb === 'TOP') {
       delivery.top_lines = p.topLines;
-      delivery.top_whole = whole;
+      delivery.top_whole = intact && wholeByRequest;
     }
     b.sink.close(delivery, at);
     this.#retrievalFact(p, b, 'ok', at);
