@@ -4,7 +4,8 @@ import type { RecordSet } from './memory-sink.js';
 
 export interface ClientNameRow { name: string; source: string; client_ip: string; first_frame: number }
 export interface CredentialRow { protocol: ProtocolName; mechanism: string; username: string | null; secret: string | null; outcome: string; cleartext: boolean; client: string; frame: number }
-export interface MessageRow { id: string; from: string; to: string; subject: string; size: number; attachments: number; partial: boolean; frame: number }
+/** `excerpt`: partial only because the client asked for part of the message (POP3 TOP, IMAP section or partial FETCH). */
+export interface MessageRow { id: string; from: string; to: string; subject: string; size: number; attachments: number; partial: boolean; excerpt: boolean; frame: number }
 export interface FilterRuleRow { command: string; name: string | null; active: boolean | null; username: string | null; outcome: string; actions: string; client: string; frame: number }
 
 export interface SessionRow { id: string; protocol: ProtocolName; client: string; server: string; transport: string; frames: string; note: string }

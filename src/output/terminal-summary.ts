@@ -40,7 +40,7 @@ export function renderTerminalSummary(s: CaseSummary, o: RenderOptions): string 
     `  ${pad(`${x.protocol.toUpperCase()} ${x.mechanism}`, 18)} ${pad(x.username ?? '?', 24)} ${pad(x.secret === null ? '(not decodable)' : x.secret, 20)} ${pad(x.outcome, 8)} ${x.cleartext ? warn('CLEARTEXT') : 'encrypted'}  from ${x.client}  frame ${x.frame}`,
   );
   section(out, b('Messages'), s.messages, max, c.messages, (x) =>
-    `  ${pad(x.id, 14)} ${pad(trunc(x.from, 30), 30)} -> ${pad(trunc(x.to, 30), 30)} "${trunc(x.subject, 40)}"  ${x.size} B${x.attachments ? `, ${plural(x.attachments, 'attachment')}` : ''}${x.partial ? warn(' PARTIAL') : ''}`,
+    `  ${pad(x.id, 14)} ${pad(trunc(x.from, 30), 30)} -> ${pad(trunc(x.to, 30), 30)} "${trunc(x.subject, 40)}"  ${x.size} B${x.attachments ? `, ${plural(x.attachments, 'attachment')}` : ''}${x.excerpt ? ' EXCERPT' : x.partial ? warn(' PARTIAL') : ''}`,
   );
   section(out, b('Filter rules (ManageSieve)'), s.filter_rules, max, s.filter_rules.length, (x) =>
     `  ${pad(x.command, 11)} ${pad(x.name ?? '?', 20)} ${pad(x.active === true ? 'ACTIVE' : x.active === false ? 'inactive' : '', 8)} ${pad(x.username ?? '?', 16)} ${warn(trunc(x.actions || '(no actions)', 60))}  from ${x.client}  frame ${x.frame}`,

@@ -31,6 +31,8 @@ export class PipelineMessageSink implements MessageSink {
   #result: MessageBuildResult | null = null;
   #last: At;
   #closed = false;
+  /** What part of the message the client asked for, when not all of it. */
+  #excerpt: MessageExcerpt | undefined = undefined;
   /** The message arrived inside a decrypted TLS session. */
   #decrypted: boolean;
   #onDone: (s: PipelineMessageSink) => void;
@@ -90,6 +92,7 @@ export class PipelineMessageSink implements MessageSink {
   endBytes(complete: boolean, at: At, excerpt?: MessageExcerpt): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.#excerpt = excerpt;
     this.#last = at;
     if (this.#worker) this.#worker.end(this.#slot, complete, excerpt);
     else this.#result = this.#builder!.end(complete, excerpt);
@@ -154,6 +157,7 @@ export class PipelineMessageSink implements MessageSink {
       size: r.size,
       attachments: r.attachments.length,
       partial: r.partial,
+      excerpt: r.partial && this.#excerpt !== undefined && !r.anomalies.includes('message_partial'),
       frame: this.#open.at.frame,
     });
     this.#sink.message(rec);

@@ -13,6 +13,7 @@ import { Readable } from 'node:stream';
 import { openCaptureBatches } from '../../src/capture/open-capture.js';
 import { MailsleuthError } from '../../src/core/errors.js';
 import { analyze, type AnalyzeOptions } from '../../src/pipeline/analyze.js';
+import { renderTerminalSummary } from '../../src/output/terminal-summary.js';
 import { MessageWorkerClient } from '../../src/pipeline/message-worker-client.js';
 import { MESSAGE_WORKER_RESOURCE_LIMITS, PRESTARTED_MESSAGE_WORKER } from '../../src/pipeline/message-worker-protocol.js';
 import { buildUdpFrame, TcpConversation, tsAt, writePcap, type SynthFrame } from '../helpers/pcap-writer.js';
@@ -127,6 +128,11 @@ test('message worker: IMAP excerpts (header fields, TEXT, a cut fetch) are parti
       ],
     );
     assert.equal((msgs[0]!.headers as Record<string, unknown>).subject, 'Wire transfer');
+    // For people: excerpts are labelled as such, a cut transfer as PARTIAL.
+    const summary = await analyze(pcap, { outDir: join(dir, 'case') });
+    assert.deepEqual(summary.messages.map((m) => [m.partial, m.excerpt]), [[true, true], [true, true], [true, false]]);
+    const rows = renderTerminalSummary(summary, { color: false, outDir: null }).split('\n').filter((l) => /^ {2}C\d+-m\d/.test(l));
+    assert.deepEqual(rows.map((l) => / (EXCERPT|PARTIAL)$/.exec(l)?.[1] ?? ''), ['EXCERPT', 'EXCERPT', 'PARTIAL']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
