@@ -124,7 +124,7 @@ test('message worker: IMAP excerpts (header fields, TEXT, a cut fetch) are parti
       [
         ['section HEADER.FIELDS (FROM SUBJECT)', true, 0, []],
         ['section TEXT', true, 0, []],
-        ['section HEADER', true, 0, ['message_partial']],
+        ['section HEADER', true, 40, ['message_partial']],
       ],
     );
     assert.equal((msgs[0]!.headers as Record<string, unknown>).subject, 'Wire transfer');

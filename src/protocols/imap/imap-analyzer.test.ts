@@ -166,6 +166,8 @@ test('literal announced bigger than the stream: message partial, anomaly, no han
   const m = ctx.messages[0]!;
   assert.equal(messageBytes(m).toString(), 'Subject: cut\r\n\r\nonly this');
   assert.equal(m.ended?.complete, false);
+  // The literal's size tells how much never came.
+  assert.equal(m.missingBytes, 100000 - 'Subject: cut\r\n\r\nonly this'.length);
   assert.ok(ctx.anomalyCodes().includes('imap_literal_incomplete'));
 });
 

@@ -336,8 +336,16 @@ export class ImapAnalyzer implements ProtocolAnalyzer {
       const asm = this.#asm[side];
       if (asm !== null) {
         this.#asm[side] = null;
-        if (this.#framer(side).inLiteral) {
+        const framer = this.#framer(side);
+        if (framer.inLiteral) {
           this.#ctx.anomaly('imap_literal_incomplete', `${side}: session ended inside a literal`, at);
+          // The literal's size says how much of the message never came: known missing bytes.
+          const m = asm.current;
+          const left = framer.literalLeft;
+          if (m !== null && !m.ended && left > 0) {
+            m.sink.gap(left, at);
+            m.missing += left;
+          }
         }
         this.#abandon(side, asm, at);
       }

@@ -78,6 +78,11 @@ export class ImapFramer {
     return this.#lit === null ? 0 : this.#lit.received + this.#lit.missing;
   }
 
+  /** Bytes of the current literal not yet seen or lost (0 outside a literal). */
+  get literalLeft(): number {
+    return this.#lit === null ? 0 : Math.max(0, this.#lit.marker.size - this.#lit.received - this.#lit.missing);
+  }
+
   /** True while a partial line is buffered. */
   get hasPartialLine(): boolean {
     return this.#lines.hasPartialLine;
