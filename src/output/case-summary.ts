@@ -39,6 +39,8 @@ export interface CaseSummary {
     transcript_entries: number;
     messages: number;
     messages_partial: number;
+    /** Of messages_partial, those partial only by request (POP3 TOP, IMAP section or partial FETCH). */
+    messages_excerpt: number;
     message_bytes: number;
     attachments: number;
     credentials: number;

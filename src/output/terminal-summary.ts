@@ -28,7 +28,7 @@ export function renderTerminalSummary(s: CaseSummary, o: RenderOptions): string 
   if (!s.input.complete) out.push(warn(`  DAMAGED   reading stopped at byte ${s.input.stopped_at_offset}; everything before it was analysed`));
   out.push(
     `  found     ${sessions}${c.sessions_encrypted ? ` (${c.sessions_encrypted} encrypted)` : ''}, ` +
-      `${plural(c.messages, 'message')}${c.messages_partial ? ` (${c.messages_partial} partial)` : ''}, ` +
+      `${plural(c.messages, 'message')}${c.messages_partial ? ` (${c.messages_partial} partial${c.messages_excerpt ? `, ${c.messages_excerpt} of them excerpts` : ''})` : ''}, ` +
       `${plural(c.attachments, 'attachment')}, ${plural(c.credentials, 'credential')}, ${plural(c.anomalies, 'anomaly', 'anomalies')}`,
   );
   out.push(`  time      ${s.run.duration_seconds} s (${s.run.mib_per_second} MiB/s)`);

@@ -11,6 +11,8 @@ export interface Aggregates {
   transcriptEntries: number;
   messages: number;
   messagesPartial: number;
+  /** Of those, partial only because the client asked for part of the message. */
+  messagesExcerpt: number;
   messageBytes: number;
   attachments: number;
   credentials: number;
@@ -41,6 +43,7 @@ export function newAggregates(): Aggregates {
     transcriptEntries: 0,
     messages: 0,
     messagesPartial: 0,
+    messagesExcerpt: 0,
     messageBytes: 0,
     attachments: 0,
     credentials: 0,

@@ -324,6 +324,7 @@ export async function analyze(input: string | NodeJS.ReadableStream, options: An
       transcript_entries: aggregates.transcriptEntries,
       messages: aggregates.messages,
       messages_partial: aggregates.messagesPartial,
+      messages_excerpt: aggregates.messagesExcerpt,
       message_bytes: aggregates.messageBytes,
       attachments: aggregates.attachments,
       credentials: aggregates.credentials,

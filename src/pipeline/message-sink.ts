@@ -142,7 +142,9 @@ export class PipelineMessageSink implements MessageSink {
     };
     for (const code of r.anomalies) ctx.anomaly(code, `message ${this.id}`, last);
     this.#agg.messages++;
+    const excerpt = r.partial && this.#excerpt !== undefined && !r.anomalies.includes('message_partial');
     if (r.partial) this.#agg.messagesPartial++;
+    if (excerpt) this.#agg.messagesExcerpt++;
     this.#agg.messageBytes += r.size;
     this.#agg.attachments += r.attachments.length;
     const h = r.headers;
@@ -157,7 +159,7 @@ export class PipelineMessageSink implements MessageSink {
       size: r.size,
       attachments: r.attachments.length,
       partial: r.partial,
-      excerpt: r.partial && this.#excerpt !== undefined && !r.anomalies.includes('message_partial'),
+      excerpt,
       frame: this.#open.at.frame,
     });
     this.#sink.message(rec);

@@ -131,6 +131,8 @@ test('message worker: IMAP excerpts (header fields, TEXT, a cut fetch) are parti
     // For people: excerpts are labelled as such, a cut transfer as PARTIAL.
     const summary = await analyze(pcap, { outDir: join(dir, 'case') });
     assert.deepEqual(summary.messages.map((m) => [m.partial, m.excerpt]), [[true, true], [true, true], [true, false]]);
+    assert.deepEqual([summary.counts.messages_partial, summary.counts.messages_excerpt], [3, 2]);
+    assert.match(renderTerminalSummary(summary, { color: false, outDir: null }), /3 messages \(3 partial, 2 of them excerpts\)/);
     const rows = renderTerminalSummary(summary, { color: false, outDir: null }).split('\n').filter((l) => /^ {2}C\d+-m\d/.test(l));
     assert.deepEqual(rows.map((l) => / (EXCERPT|PARTIAL)$/.exec(l)?.[1] ?? ''), ['EXCERPT', 'EXCERPT', 'PARTIAL']);
   } finally {
